@@ -1,0 +1,105 @@
+//! The outmail admin UI: the HTML shell, the layout with navigation, and the pages.
+
+use leptos::prelude::*;
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{A, Route, Router, Routes},
+};
+
+mod pages;
+
+/// The product name, shown in the title bar and the header.
+pub const PRODUCT_NAME: &str = "outmail";
+
+/// The whole HTML document the server renders around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HashedStylesheet options=options.clone() id="outmail" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: layout, navigation and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // Effects run only in the browser, after hydration: the attribute tells people and tests that
+    // the page is interactive, not just painted.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Title formatter=|page: String| {
+            if page.is_empty() { PRODUCT_NAME.to_string() } else { format!("{page} · {PRODUCT_NAME}") }
+        } />
+        <Router>
+            <div class="app" data-hydrated=move || hydrated.get().to_string()>
+                <Header />
+                <main id="main" class="content">
+                    <Routes fallback=pages::NotFound>
+                        <Route path=StaticSegment("") view=pages::Profiles />
+                        <Route path=StaticSegment("tenants") view=pages::Tenants />
+                        <Route path=StaticSegment("delivery") view=pages::DeliveryLog />
+                        <Route path=StaticSegment("settings") view=pages::Settings />
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}
+
+/// The top bar: product name and the main navigation, collapsible on narrow screens.
+#[component]
+fn Header() -> impl IntoView {
+    let menu_open = RwSignal::new(false);
+    let toggle_menu = move |_| menu_open.update(|open| *open = !*open);
+    // Following a link on a phone should not leave the menu covering the page.
+    let close_menu = move |_| menu_open.set(false);
+
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="topbar">
+            <a class="brand" href="/">
+                {PRODUCT_NAME}
+            </a>
+            <button
+                type="button"
+                class="menu-toggle"
+                aria-controls="primary-nav"
+                aria-expanded=move || menu_open.get().to_string()
+                on:click=toggle_menu
+            >
+                "Menu"
+            </button>
+            <nav
+                id="primary-nav"
+                class="primary-nav"
+                class:open=move || menu_open.get()
+                aria-label="Main"
+                on:click=close_menu
+            >
+                <A href="/" exact=true>
+                    "Profiles"
+                </A>
+                <A href="/tenants">"Tenants"</A>
+                <A href="/delivery">"Delivery log"</A>
+                <A href="/settings">"Settings"</A>
+            </nav>
+        </header>
+    }
+}

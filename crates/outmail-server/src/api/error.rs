@@ -1,0 +1,109 @@
+//! The API's one error type: a person's mistake is answered 4xx with detail and the field named;
+//! a fault is an opaque 500 and a log line.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use outmail_types::error::{ApiError, FieldError, FieldErrors};
+
+/// Everything a handler can fail with.
+#[derive(Debug)]
+pub enum ApiFailure {
+    /// The client's request is wrong; the body says how.
+    Client { status: StatusCode, error: ApiError },
+    /// The resource changed since the client read it: 412 with the current ETag.
+    Stale { current_version: i64 },
+    /// Our fault: logged with its cause, answered without it.
+    Internal(anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiFailure>;
+
+impl ApiFailure {
+    pub fn client(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self::Client {
+            status,
+            error: ApiError::new(code, message),
+        }
+    }
+
+    /// 422 with every invalid field.
+    pub fn invalid(fields: FieldErrors) -> Self {
+        Self::Client {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            error: ApiError::validation(fields),
+        }
+    }
+
+    /// 422 for one field.
+    pub fn invalid_field(path: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::invalid(FieldErrors::single(path, FieldError::new(code, message)))
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::client(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+    }
+
+    /// 409 naming the field whose value collides with another resource.
+    pub fn conflict(path: &str, code: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::Client {
+            status: StatusCode::CONFLICT,
+            error: ApiError {
+                code: "conflict".to_string(),
+                message: message.clone(),
+                fields: FieldErrors::single(path, FieldError::new(code, message)),
+            },
+        }
+    }
+
+    pub fn if_match_required() -> Self {
+        Self::client(
+            StatusCode::PRECONDITION_REQUIRED,
+            "if_match_required",
+            "send the ETag of the version you edit in an If-Match header",
+        )
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Client { status, error } => (status, Json(error)).into_response(),
+            Self::Stale { current_version } => {
+                let mut response = (
+                    StatusCode::PRECONDITION_FAILED,
+                    Json(ApiError::new(
+                        "version_mismatch",
+                        format!(
+                            "this was changed since you read it (now version {current_version}); \
+                             reload, reapply your change and save again"
+                        ),
+                    )),
+                )
+                    .into_response();
+                if let Ok(etag) = HeaderValue::from_str(&super::etag::format(current_version)) {
+                    response.headers_mut().insert(header::ETAG, etag);
+                }
+                response
+            }
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(ApiError::new(
+                        "internal",
+                        "the server failed to handle this request; the details are in its log",
+                    )),
+                )
+                    .into_response()
+            }
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Server settings: command-line flags win over environment variables, which win over an optional
+//! TOML file, which wins over the defaults.
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    str::FromStr,
+};
+
+use serde::Deserialize;
+
+/// Where the server listens when nothing else is said. Loopback: exposing it is a choice.
+pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
+/// The data folder, relative to where the server is started.
+pub const DEFAULT_DATA_DIR: &str = "data";
+/// The built site (WASM, JS, CSS, assets), relative to the project root.
+pub const DEFAULT_SITE_ROOT: &str = "target/site";
+/// The log filter when nothing else is said.
+pub const DEFAULT_LOG: &str = "info";
+/// The SQLite file inside the data folder.
+pub const SQLITE_FILE_NAME: &str = "outmail.db";
+
+/// The settings as given on the command line or in the environment; every one is optional.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct SettingsArgs {
+    /// Address and port to listen on [default: 127.0.0.1:3000]
+    #[arg(long, env = "OUTMAIL_BIND", value_name = "ADDR:PORT", global = true)]
+    pub bind: Option<SocketAddr>,
+
+    /// Folder for the SQLite database and the secret key; created on first run [default: ./data]
+    #[arg(long, env = "OUTMAIL_DATA_DIR", value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database: sqlite://FILE or postgres://USER@HOST/DB [default: SQLite in the data folder]
+    #[arg(long, env = "OUTMAIL_DATABASE_URL", value_name = "URL", global = true)]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// Log filter, e.g. `info` or `outmail_server=debug,tower_http=debug` [default: info]
+    #[arg(long, env = "OUTMAIL_LOG", value_name = "FILTER", global = true)]
+    pub log: Option<LogFilter>,
+
+    /// Folder of the built site (pkg/ and assets) [default: target/site, else next to the binary]
+    #[arg(long, env = "OUTMAIL_SITE_ROOT", value_name = "DIR", global = true)]
+    pub site_root: Option<PathBuf>,
+
+    /// A TOML file with any of the settings above (bind, data_dir, database_url, log, site_root)
+    #[arg(long, env = "OUTMAIL_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+/// The same settings, read from the optional TOML file.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<DatabaseUrl>,
+    log: Option<LogFilter>,
+    site_root: Option<PathBuf>,
+}
+
+/// The resolved settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: DatabaseUrl,
+    pub log: LogFilter,
+    pub site_root: PathBuf,
+}
+
+/// Why the settings could not be resolved. Each message names the setting and what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the config file {path} is not valid: {message}")]
+    ParseFile { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Resolves flags and environment (already merged by clap) over the file over the defaults.
+    pub fn resolve(args: &SettingsArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file_settings(path)?,
+            None => FileSettings::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| DatabaseUrl::sqlite_in(&data_dir));
+        Ok(Self {
+            bind: args
+                .bind
+                .or(file.bind)
+                .unwrap_or_else(|| DEFAULT_BIND.parse().expect("the default bind address parses")),
+            database_url,
+            log: args
+                .log
+                .clone()
+                .or(file.log)
+                .unwrap_or_else(|| LogFilter(DEFAULT_LOG.to_string())),
+            site_root: args
+                .site_root
+                .clone()
+                .or(file.site_root)
+                .unwrap_or_else(default_site_root),
+            data_dir,
+        })
+    }
+}
+
+fn read_file_settings(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|error| ConfigError::ParseFile {
+        path: path.to_owned(),
+        message: error.to_string().trim_end().to_string(),
+    })
+}
+
+/// `target/site` when started from the project root; else the `site` folder that cargo-leptos
+/// puts beside `target/release`, so the binary also works when started from elsewhere.
+fn default_site_root() -> PathBuf {
+    let from_project_root = PathBuf::from(DEFAULT_SITE_ROOT);
+    if from_project_root.is_dir() {
+        return from_project_root;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("site")))
+        .filter(|dir| dir.is_dir())
+        .unwrap_or(from_project_root)
+}
+
+/// Which database to use. Parsed at the boundary so a typo fails at start, not at first query.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// The default: a SQLite file in the data folder, created when missing.
+    pub fn sqlite_in(data_dir: &Path) -> Self {
+        Self::Sqlite(format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join(SQLITE_FILE_NAME).display()
+        ))
+    }
+
+    /// The backend name reported by the health check.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The URL itself, password included: for connecting only, never for logs.
+    pub fn expose(&self) -> &str {
+        match self {
+            Self::Sqlite(url) | Self::Postgres(url) => url,
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(url.to_string()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_string()))
+        } else {
+            Err("the database URL must start with sqlite: or postgres://".to_string())
+        }
+    }
+}
+
+impl TryFrom<String> for DatabaseUrl {
+    type Error = String;
+
+    fn try_from(url: String) -> Result<Self, Self::Error> {
+        url.parse()
+    }
+}
+
+/// Shows the URL with any password replaced, so it can be logged.
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = self.expose();
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let user_info = &url[scheme_end + 3..at];
+                let user = user_info.split(':').next().unwrap_or_default();
+                write!(f, "{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+            }
+            _ => f.write_str(url),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A `tracing` filter directive, checked when read.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct LogFilter(String);
+
+impl LogFilter {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for LogFilter {
+    type Err = String;
+
+    fn from_str(filter: &str) -> Result<Self, Self::Err> {
+        tracing_subscriber::EnvFilter::try_new(filter)
+            .map(|_| Self(filter.to_string()))
+            .map_err(|error| format!("not a log filter ({error}); try `info` or `outmail_server=debug`"))
+    }
+}
+
+impl TryFrom<String> for LogFilter {
+    type Error = String;
+
+    fn try_from(filter: String) -> Result<Self, Self::Error> {
+        filter.parse()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct TestCli {
+        #[command(flatten)]
+        settings: SettingsArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<SettingsArgs, clap::Error> {
+        let argv = std::iter::once("outmail").chain(args.iter().copied());
+        TestCli::try_parse_from(argv).map(|cli| cli.settings)
+    }
+
+    fn write_config(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), text).expect("write config");
+        file
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_given() {
+        let config = Config::resolve(&SettingsArgs::default()).unwrap();
+        assert_eq!(config.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(config.data_dir, PathBuf::from("data"));
+        assert_eq!(config.database_url.backend(), "sqlite");
+        assert_eq!(config.database_url.expose(), "sqlite://data/outmail.db?mode=rwc");
+        assert_eq!(config.log.as_str(), "info");
+    }
+
+    #[test]
+    fn the_sqlite_default_follows_the_data_dir() {
+        let args = parse(&["--data-dir", "/var/lib/outmail"]).unwrap();
+        let config = Config::resolve(&args).unwrap();
+        assert_eq!(
+            config.database_url.expose(),
+            "sqlite:///var/lib/outmail/outmail.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn a_flag_wins_over_the_config_file() {
+        let file = write_config("bind = \"127.0.0.1:4000\"\nlog = \"debug\"\n");
+        let path = file.path().to_str().unwrap();
+        let args = parse(&["--config", path, "--bind", "127.0.0.1:5000"]).unwrap();
+        let config = Config::resolve(&args).unwrap();
+        assert_eq!(config.bind.port(), 5000);
+        assert_eq!(config.log.as_str(), "debug", "the file still fills what flags leave out");
+    }
+
+    #[test]
+    fn a_malformed_bind_flag_is_refused_with_its_name() {
+        let error = parse(&["--bind", "localhost"]).err().expect("refused");
+        let message = error.to_string();
+        assert!(message.contains("--bind"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_database_scheme_is_refused() {
+        let error = parse(&["--database-url", "mysql://x"]).err().expect("refused");
+        assert!(error.to_string().contains("sqlite: or postgres://"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_log_filter_is_refused() {
+        let error = parse(&["--log", "outmail=[["]).err().expect("refused");
+        assert!(error.to_string().contains("--log"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_config_file_is_named() {
+        let file = write_config("bnid = \"127.0.0.1:4000\"\n");
+        let args = parse(&["--config", file.path().to_str().unwrap()]).unwrap();
+        let error = Config::resolve(&args).unwrap_err().to_string();
+        assert!(error.contains("bnid"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_value_in_the_config_file_is_named() {
+        let file = write_config("bind = \"nowhere\"\n");
+        let args = parse(&["--config", file.path().to_str().unwrap()]).unwrap();
+        let error = Config::resolve(&args).unwrap_err().to_string();
+        assert!(error.contains("bind"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_reported() {
+        let args = parse(&["--config", "/nonexistent/outmail.toml"]).unwrap();
+        let error = Config::resolve(&args).unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/outmail.toml"), "{error}");
+    }
+
+    #[test]
+    fn a_database_password_is_not_displayed() {
+        let url: DatabaseUrl = "postgres://outmail:hunter2@db.example/outmail".parse().unwrap();
+        let shown = url.to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(shown, "postgres://outmail:***@db.example/outmail");
+    }
+}

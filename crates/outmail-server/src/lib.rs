@@ -1,0 +1,12 @@
+//! The outmail server: settings, the HTTP router (REST API and the server-rendered UI), and the
+//! lifecycle of a running instance.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod serve;
+pub mod site;
+pub mod state;
+
+pub use serve::{Server, router};
+pub use state::AppState;

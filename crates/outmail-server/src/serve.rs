@@ -1,0 +1,122 @@
+//! A running server: the data folder, the listener, the router and a graceful shutdown.
+
+use std::{future::Future, net::SocketAddr, path::Path};
+
+use anyhow::Context;
+use axum::Router;
+use outmail_store::{Keyring, Store, StoreOptions};
+use tokio::net::TcpListener;
+use tower_http::{compression::CompressionLayer, trace::TraceLayer};
+
+use crate::{api, config::Config, site, state::AppState};
+
+/// The whole HTTP surface: the REST API under `/api/v1`, then the UI and its files.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v1", api::router())
+        .merge(site::router(&state))
+        // Already-compressed files (the precompressed WASM) carry Content-Encoding and are skipped.
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A server bound to its address, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Server {
+    /// Prepares everything that can fail before the first request: the data folder and the port.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        prepare_data_dir(&config.data_dir)?;
+        if !config.site_root.join(site::HASHED_DIR).is_dir() {
+            tracing::warn!(
+                site_root = %config.site_root.display(),
+                "no built site found: the API works, pages will load without their scripts and styles \
+                 (build with `cargo leptos build --release`, or set --site-root)"
+            );
+        }
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {} (--bind / OUTMAIL_BIND)", config.bind))?;
+        let local_addr = listener.local_addr().context("reading the bound address")?;
+        let store = open_store(config).await?;
+        let state = AppState {
+            leptos_options: site::leptos_options(&config.site_root, local_addr),
+            store,
+        };
+        Ok(Self {
+            listener,
+            router: router(state),
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Opens the database (migrating it) with the key that seals secrets.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    prepare_data_dir(&config.data_dir)?;
+    let keyring = Keyring::load(&config.data_dir).context("loading the secret-sealing key")?;
+    Store::connect(config.database_url.expose(), StoreOptions::new(keyring))
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database_url))
+}
+
+/// Creates the data folder on first run, readable by this user only: it will hold the database
+/// and the key that seals secrets.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data folder {} (--data-dir / OUTMAIL_DATA_DIR)", dir.display()))
+}
+
+/// Completes on Ctrl-C or SIGTERM, the signals a terminal and a service manager send.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,424 @@
+//! The profile *draft*: exactly what a client sends (plain strings, options, bools), before
+//! validation. Generic over the secret field type so the same shape serves requests
+//! ([`SecretInput`]), responses ([`SecretStatus`]) and stored documents ([`Omitted`]).
+//!
+//! [`SecretStatus`]: crate::secret::SecretStatus
+//! [`Omitted`]: crate::secret::Omitted
+
+use serde::{Deserialize, Serialize};
+
+use crate::host::Security;
+use crate::secret::{SecretField, SecretInput, SecretSlot};
+
+use super::oauth::{Authority, FlowKind, OAuthPreset, TransportKind};
+
+fn yes() -> bool {
+    true
+}
+
+/// A whole profile as entered. `validate()` turns it into a [`super::ProfileSpec`].
+///
+/// Optional strings may be `null`, missing or `""` (all mean "not set"), so a form can send its
+/// inputs as they are. See [`super::examples`] for one complete JSON document per transport.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound = "S: SecretField")]
+pub struct ProfileDraft<S = SecretInput> {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub transport: TransportDraft<S>,
+    pub sender: SenderDraft,
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// Seconds; missing means the default (300).
+    #[serde(default)]
+    pub send_frequency: Option<i64>,
+    #[serde(default)]
+    pub alternate_profile_id: Option<String>,
+    #[serde(default)]
+    pub proxy: Option<ProxyDraft<S>>,
+    #[serde(default)]
+    pub utf8_headers: bool,
+}
+
+/// The transport, tagged by `"kind"`: `smtp`, `local`, `ews` or `graph`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", bound = "S: SecretField")]
+pub enum TransportDraft<S = SecretInput> {
+    Smtp(SmtpDraft<S>),
+    Local(LocalDraft),
+    Ews(EwsDraft<S>),
+    Graph(GraphDraft<S>),
+}
+
+impl<S> TransportDraft<S> {
+    pub fn kind(&self) -> TransportKind {
+        match self {
+            TransportDraft::Smtp(_) => TransportKind::Smtp,
+            TransportDraft::Local(_) => TransportKind::Local,
+            TransportDraft::Ews(_) => TransportKind::Ews,
+            TransportDraft::Graph(_) => TransportKind::Graph,
+        }
+    }
+}
+
+/// SMTP to a remote host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound = "S: SecretField")]
+pub struct SmtpDraft<S = SecretInput> {
+    #[serde(default)]
+    pub host: String,
+    /// Missing means the default for `security` (25 / 587 / 465).
+    #[serde(default)]
+    pub port: Option<i64>,
+    pub security: Security,
+    /// A PEM CA certificate to trust for this server (an internal CA or a self-signed server
+    /// certificate).
+    #[serde(default)]
+    pub ca_certificate: Option<String>,
+    /// The name sent in EHLO; missing means the server picks (usually its host name).
+    #[serde(default)]
+    pub ehlo_name: Option<String>,
+    pub auth: AuthDraft<S>,
+}
+
+/// The MTA on this machine (`sendmail -t`-style).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalDraft {
+    /// Missing means `/usr/sbin/sendmail`.
+    #[serde(default)]
+    pub sendmail_path: Option<String>,
+}
+
+/// Exchange Web Services.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound = "S: SecretField")]
+pub struct EwsDraft<S = SecretInput> {
+    #[serde(default)]
+    pub url: String,
+    pub auth: AuthDraft<S>,
+    /// Missing means `Exchange2013_SP1`.
+    #[serde(default)]
+    pub server_version: Option<EwsVersion>,
+}
+
+/// Microsoft Graph `sendMail` (OAuth only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound = "S: SecretField")]
+pub struct GraphDraft<S = SecretInput> {
+    pub endpoint: GraphEndpointDraft,
+    pub oauth: OAuthDraft<S>,
+    /// Graph's own default is to save a copy; so is ours.
+    #[serde(default = "yes")]
+    pub save_to_sent_items: bool,
+}
+
+/// Which Graph service to call, tagged by `"kind"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum GraphEndpointDraft {
+    /// https://graph.microsoft.com
+    Global,
+    /// https://graph.microsoft.us (GCC High)
+    UsGov,
+    /// https://dod-graph.microsoft.us
+    UsGovDod,
+    /// https://microsoftgraph.chinacloudapi.cn
+    China,
+    /// Any HTTPS base URL (http on loopback): fakes and proxies.
+    Custom {
+        #[serde(default)]
+        url: String,
+    },
+}
+
+/// The `RequestServerVersion` sent to EWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum EwsVersion {
+    #[serde(rename = "Exchange2010_SP2")]
+    Exchange2010Sp2,
+    #[serde(rename = "Exchange2013")]
+    Exchange2013,
+    #[default]
+    #[serde(rename = "Exchange2013_SP1")]
+    Exchange2013Sp1,
+    #[serde(rename = "Exchange2016")]
+    Exchange2016,
+}
+
+impl EwsVersion {
+    pub const ALL: [EwsVersion; 4] = [
+        EwsVersion::Exchange2010Sp2,
+        EwsVersion::Exchange2013,
+        EwsVersion::Exchange2013Sp1,
+        EwsVersion::Exchange2016,
+    ];
+
+    /// The exact string EWS expects in `<t:RequestServerVersion Version="…"/>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EwsVersion::Exchange2010Sp2 => "Exchange2010_SP2",
+            EwsVersion::Exchange2013 => "Exchange2013",
+            EwsVersion::Exchange2013Sp1 => "Exchange2013_SP1",
+            EwsVersion::Exchange2016 => "Exchange2016",
+        }
+    }
+}
+
+/// How to authenticate to SMTP or EWS, tagged by `"kind"`. EWS refuses `none`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    bound = "S: SecretField"
+)]
+pub enum AuthDraft<S = SecretInput> {
+    None,
+    Basic {
+        #[serde(default)]
+        username: String,
+        #[serde(default, skip_serializing_if = "SecretField::is_omitted")]
+        password: S,
+        /// SMTP only: which SASL mechanism to use.
+        #[serde(default)]
+        mechanism: BasicMechanism,
+    },
+    Ntlm {
+        #[serde(default)]
+        username: String,
+        #[serde(default)]
+        domain: Option<String>,
+        #[serde(default)]
+        workstation: Option<String>,
+        #[serde(default, skip_serializing_if = "SecretField::is_omitted")]
+        password: S,
+    },
+    Oauth2 {
+        /// The mailbox the token is for (XOAUTH2 `user=`, EWS anchor mailbox).
+        #[serde(default)]
+        username: String,
+        oauth: OAuthDraft<S>,
+    },
+}
+
+/// The SASL mechanism for SMTP basic authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BasicMechanism {
+    /// PLAIN if offered, else LOGIN.
+    #[default]
+    Auto,
+    Plain,
+    Login,
+}
+
+/// OAuth settings as entered. The secrets sit here (not inside `flow`) so that their paths are
+/// `…oauth.client_secret`, `…oauth.private_key` and `…oauth.refresh_token` whatever the flow;
+/// the ones the flow does not use are ignored (and cleared on save).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound = "S: SecretField")]
+pub struct OAuthDraft<S = SecretInput> {
+    pub preset: OAuthPreset,
+    /// Microsoft only; missing means `public`.
+    #[serde(default)]
+    pub authority: Option<Authority>,
+    /// Microsoft only: the directory (tenant) ID, a GUID.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// The application (client) ID: a GUID for Microsoft.
+    #[serde(default)]
+    pub client_id: String,
+    pub flow: FlowDraft,
+    /// Required for `custom`; for presets it is derived (leave empty).
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// Required for `custom` with `authorization_code`; derived for presets.
+    #[serde(default)]
+    pub authorize_url: Option<String>,
+    /// Space-separated; empty means the preset's defaults (required for `custom`).
+    #[serde(default)]
+    pub scopes: Option<String>,
+    #[serde(default, skip_serializing_if = "SecretField::is_omitted")]
+    pub client_secret: S,
+    #[serde(default, skip_serializing_if = "SecretField::is_omitted")]
+    pub private_key: S,
+    /// Never typed: only `{"set": true}` (keep) or `{"set": false}` (forget, forcing a new
+    /// consent) make sense here.
+    #[serde(default, skip_serializing_if = "SecretField::is_omitted")]
+    pub refresh_token: S,
+}
+
+/// The OAuth grant, tagged by `"kind"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FlowDraft {
+    ClientCredentials {
+        credential: CredentialDraft,
+    },
+    AuthorizationCode {
+        #[serde(default)]
+        redirect_url: String,
+    },
+}
+
+impl FlowDraft {
+    pub fn kind(&self) -> FlowKind {
+        match self {
+            FlowDraft::ClientCredentials { .. } => FlowKind::ClientCredentials,
+            FlowDraft::AuthorizationCode { .. } => FlowKind::AuthorizationCode,
+        }
+    }
+}
+
+/// How the app proves itself in the client-credentials flow, tagged by `"kind"`. The secret or
+/// private key itself is in [`OAuthDraft`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CredentialDraft {
+    Secret,
+    Certificate {
+        #[serde(default)]
+        certificate: String,
+    },
+}
+
+/// The sender of system mail.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderDraft {
+    /// `a@b.c`, `Name <a@b.c>` or `"Name" <a@b.c>`.
+    #[serde(default)]
+    pub address: String,
+    /// Overrides a name given in `address`; must not contradict it.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    #[serde(default)]
+    pub send_as_acting_user: bool,
+    #[serde(default)]
+    pub template_from_overrides: bool,
+}
+
+/// An outbound proxy for SMTP and HTTP transports and token calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound = "S: SecretField")]
+pub struct ProxyDraft<S = SecretInput> {
+    pub kind: ProxyKind,
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<i64>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "SecretField::is_omitted")]
+    pub password: S,
+}
+
+/// HTTP CONNECT or SOCKS5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyKind {
+    Http,
+    Socks5,
+}
+
+impl ProxyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyKind::Http => "http",
+            ProxyKind::Socks5 => "socks5",
+        }
+    }
+}
+
+/// Where the OAuth settings of a draft sit, which decides the secret slots' paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OAuthPlace {
+    /// `transport.auth.oauth` (SMTP, EWS)
+    Auth,
+    /// `transport.oauth` (Graph)
+    Graph,
+}
+
+impl OAuthPlace {
+    pub(crate) fn path(self) -> &'static str {
+        match self {
+            OAuthPlace::Auth => "transport.auth.oauth",
+            OAuthPlace::Graph => "transport.oauth",
+        }
+    }
+
+    pub(crate) fn client_secret(self) -> SecretSlot {
+        match self {
+            OAuthPlace::Auth => SecretSlot::AuthClientSecret,
+            OAuthPlace::Graph => SecretSlot::GraphClientSecret,
+        }
+    }
+
+    pub(crate) fn private_key(self) -> SecretSlot {
+        match self {
+            OAuthPlace::Auth => SecretSlot::AuthPrivateKey,
+            OAuthPlace::Graph => SecretSlot::GraphPrivateKey,
+        }
+    }
+
+    pub(crate) fn refresh_token(self) -> SecretSlot {
+        match self {
+            OAuthPlace::Auth => SecretSlot::AuthRefreshToken,
+            OAuthPlace::Graph => SecretSlot::GraphRefreshToken,
+        }
+    }
+}
+
+impl<S: SecretField> OAuthDraft<S> {
+    fn secrets(&self, place: OAuthPlace) -> [(SecretSlot, &S); 3] {
+        [
+            (place.client_secret(), &self.client_secret),
+            (place.private_key(), &self.private_key),
+            (place.refresh_token(), &self.refresh_token),
+        ]
+    }
+}
+
+impl<S: SecretField> AuthDraft<S> {
+    fn secrets(&self) -> Vec<(SecretSlot, &S)> {
+        match self {
+            AuthDraft::None => Vec::new(),
+            AuthDraft::Basic { password, .. } | AuthDraft::Ntlm { password, .. } => {
+                vec![(SecretSlot::AuthPassword, password)]
+            }
+            AuthDraft::Oauth2 { oauth, .. } => oauth.secrets(OAuthPlace::Auth).to_vec(),
+        }
+    }
+}
+
+impl<S: SecretField> ProfileDraft<S> {
+    /// Every secret field present in this draft's shape, with its slot.
+    pub fn secrets(&self) -> Vec<(SecretSlot, &S)> {
+        let mut out = match &self.transport {
+            TransportDraft::Smtp(smtp) => smtp.auth.secrets(),
+            TransportDraft::Ews(ews) => ews.auth.secrets(),
+            TransportDraft::Graph(graph) => graph.oauth.secrets(OAuthPlace::Graph).to_vec(),
+            TransportDraft::Local(_) => Vec::new(),
+        };
+        if let Some(proxy) = &self.proxy {
+            out.push((SecretSlot::ProxyPassword, &proxy.password));
+        }
+        out
+    }
+}
+
+impl ProfileDraft<SecretInput> {
+    /// The client's instruction for each secret slot of this draft (missing ones mean keep).
+    /// Feed it to [`super::plan_secrets`].
+    pub fn secret_inputs(&self) -> std::collections::BTreeMap<SecretSlot, SecretInput> {
+        self.secrets()
+            .into_iter()
+            .map(|(slot, input)| (slot, input.clone()))
+            .collect()
+    }
+}
