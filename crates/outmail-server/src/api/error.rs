@@ -107,3 +107,32 @@ impl IntoResponse for ApiFailure {
         }
     }
 }
+
+/// Store outcomes a client can act on keep their meaning; the rest are faults.
+impl From<outmail_store::StoreError> for ApiFailure {
+    fn from(error: outmail_store::StoreError) -> Self {
+        use outmail_store::StoreError;
+        match error {
+            StoreError::NotFound => Self::not_found("record"),
+            StoreError::VersionMismatch { current } => Self::Stale {
+                current_version: current,
+            },
+            StoreError::Conflict { field } => Self::conflict(
+                field,
+                "taken",
+                format!("another record already uses this {field}"),
+            ),
+            StoreError::MissingReference { referenced } => Self::client(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_reference",
+                format!("the {referenced} referred to does not exist"),
+            ),
+            StoreError::SecretDestinationChanged { slot } => Self::invalid_field(
+                &slot,
+                "destination_changed",
+                "the stored secret was entered for another server or account: enter it again",
+            ),
+            other => Self::internal(other),
+        }
+    }
+}

@@ -119,13 +119,13 @@ pub struct GraphDraft<S = SecretInput> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum GraphEndpointDraft {
-    /// https://graph.microsoft.com
+    /// `https://graph.microsoft.com`
     Global,
-    /// https://graph.microsoft.us (GCC High)
+    /// `https://graph.microsoft.us` (GCC High)
     UsGov,
-    /// https://dod-graph.microsoft.us
+    /// `https://dod-graph.microsoft.us`
     UsGovDod,
-    /// https://microsoftgraph.chinacloudapi.cn
+    /// `https://microsoftgraph.chinacloudapi.cn`
     China,
     /// Any HTTPS base URL (http on loopback): fakes and proxies.
     Custom {

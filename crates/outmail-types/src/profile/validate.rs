@@ -221,7 +221,14 @@ impl<S: SecretField> ProfileDraft<S> {
                 proxy,
                 utf8_headers: self.utf8_headers,
             }),
-            _ => Err(cx.errors),
+            _ => {
+                // Every failed part records its error; this only guards against a rule that
+                // forgets to, so an invalid draft can never come back as an empty error set.
+                if cx.errors.is_empty() {
+                    cx.add("", FieldError::new("invalid", "the profile is invalid"));
+                }
+                Err(cx.errors)
+            }
         }
     }
 

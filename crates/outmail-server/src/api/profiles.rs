@@ -1,0 +1,325 @@
+//! `/api/v1/profiles`: named mail-server profiles, their secrets (write-only) and versions.
+
+use std::collections::BTreeSet;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use outmail_store::{
+    ProfileQuery, ProfileRow, ProfileWrite, SecretChange, SecretString, SecretWrite,
+};
+use outmail_types::{
+    error::FieldErrors,
+    profile::{
+        ProfileDraft, ProfileId, ProfileSpec, ProfileSummary, ProfileView, SecretAction,
+        SecretPlan, StoredProfile, plan_secrets,
+    },
+    secret::SecretSlot,
+    settings::{ListParams, Page},
+    text::ProfileName,
+};
+use serde::Deserialize;
+
+use super::{
+    documents::{decode, encode, rfc3339},
+    error::{ApiFailure, ApiResult},
+    etag,
+    json::ApiJson,
+    references,
+};
+use crate::state::AppState;
+
+/// A stored profile, decoded.
+pub struct LoadedProfile {
+    pub row: ProfileRow,
+    pub spec: ProfileSpec,
+    pub stored_secrets: BTreeSet<SecretSlot>,
+}
+
+impl LoadedProfile {
+    fn view(&self) -> ApiResult<ProfileView> {
+        Ok(ProfileView::new(
+            parse_id(&self.row.id)?,
+            self.row.version,
+            rfc3339(self.row.created_at),
+            rfc3339(self.row.updated_at),
+            &self.spec,
+            &self.stored_secrets,
+        ))
+    }
+}
+
+/// Reads a profile and which secret slots hold a value. Unknown id → 404.
+pub async fn load(state: &AppState, id: &str) -> ApiResult<LoadedProfile> {
+    let row = state
+        .store
+        .get_profile(id)
+        .await
+        .map_err(|error| not_found_as("profile", error))?;
+    let spec: ProfileSpec = decode("profile", &row.id, &row.document)?;
+    let stored_secrets = state
+        .store
+        .profile_secrets(&row.id)
+        .await?
+        .into_iter()
+        .filter_map(|status| SecretSlot::from_path(&status.slot))
+        .collect();
+    Ok(LoadedProfile {
+        row,
+        spec,
+        stored_secrets,
+    })
+}
+
+/// `StoreError::NotFound` named after what was looked for.
+pub fn not_found_as(what: &str, error: outmail_store::StoreError) -> ApiFailure {
+    match error {
+        outmail_store::StoreError::NotFound => ApiFailure::not_found(what),
+        other => other.into(),
+    }
+}
+
+fn parse_id(id: &str) -> ApiResult<ProfileId> {
+    ProfileId::parse(id).map_err(|error| {
+        ApiFailure::internal(anyhow::anyhow!("stored profile id {id:?} is invalid: {error}"))
+    })
+}
+
+/// A response carrying the resource's ETag.
+pub fn with_etag(status: StatusCode, version: i64, body: impl serde::Serialize) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag::format(version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+pub fn write_of(spec: &ProfileSpec) -> ApiResult<ProfileWrite> {
+    Ok(ProfileWrite {
+        name: spec.name.to_string(),
+        name_key: spec.name.name_key(),
+        transport: spec.transport.kind().as_str().to_string(),
+        document: encode(spec)?,
+    })
+}
+
+fn seal_input(spec: &ProfileSpec, slot: SecretSlot, value: &str) -> SecretWrite {
+    SecretWrite {
+        slot: slot.path().to_string(),
+        plaintext: SecretString::from(value.to_string()),
+        destination: spec.destination(slot),
+    }
+}
+
+/// `GET /profiles?name=&transport=&page=&per_page=`
+pub async fn list(
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<Page<ProfileSummary>>> {
+    let query = params.parse().map_err(ApiFailure::invalid)?;
+    let page = state
+        .store
+        .list_profiles(&ProfileQuery {
+            name_contains: query.name.as_ref().map(|name| name.as_str().to_string()),
+            transport: query.transport.map(|kind| kind.as_str().to_string()),
+            page: query.page,
+            per_page: query.per_page,
+        })
+        .await?;
+    let items = page
+        .items
+        .iter()
+        .map(|row| {
+            let spec: ProfileSpec = decode("profile", &row.id, &row.document)?;
+            Ok(ProfileSummary::new(parse_id(&row.id)?, row.version, &spec))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let total = u64::try_from(page.total).unwrap_or_default();
+    Ok(Json(Page::new(items, total, &query)))
+}
+
+/// `GET /profiles/{id}`
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let profile = load(&state, &id).await?;
+    Ok(with_etag(StatusCode::OK, profile.row.version, profile.view()?))
+}
+
+/// `POST /profiles`
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(draft): ApiJson<ProfileDraft>,
+) -> ApiResult<Response> {
+    let spec = draft.validate().map_err(ApiFailure::invalid)?;
+    references::check_alternate(&state, None, &spec).await?;
+    let plan = plan_secrets(None, &spec, &draft.secret_inputs()).map_err(ApiFailure::invalid)?;
+    let secrets = plan
+        .actions
+        .iter()
+        .filter_map(|(slot, action)| match action {
+            SecretAction::Seal(value) => Some(seal_input(&spec, *slot, value.expose())),
+            SecretAction::Keep | SecretAction::Clear => None,
+        })
+        .collect();
+    let row = state
+        .store
+        .create_profile(&write_of(&spec)?, secrets)
+        .await
+        .map_err(name_taken)?;
+    created(&state, &row.id).await
+}
+
+async fn created(state: &AppState, id: &str) -> ApiResult<Response> {
+    let profile = load(state, id).await?;
+    let mut response = with_etag(StatusCode::CREATED, profile.row.version, profile.view()?);
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/profiles/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// A name clash is the `name` field's problem, said in words.
+fn name_taken(error: outmail_store::StoreError) -> ApiFailure {
+    match error {
+        outmail_store::StoreError::Conflict { field: "name" } => ApiFailure::conflict(
+            "name",
+            "duplicate_name",
+            "another profile already has this name (names are compared without case)",
+        ),
+        other => other.into(),
+    }
+}
+
+/// `PUT /profiles/{id}` with `If-Match`.
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(draft): ApiJson<ProfileDraft>,
+) -> ApiResult<Response> {
+    let expected = etag::required_version(&headers)?;
+    let spec = draft.validate().map_err(ApiFailure::invalid)?;
+    let current = load(&state, &id).await?;
+    if current.row.version != expected {
+        return Err(ApiFailure::Stale {
+            current_version: current.row.version,
+        });
+    }
+    references::check_alternate(&state, Some(&id), &spec).await?;
+    let stored = StoredProfile {
+        spec: &current.spec,
+        secrets: &current.stored_secrets,
+    };
+    let plan = plan_secrets(Some(stored), &spec, &draft.secret_inputs()).map_err(ApiFailure::invalid)?;
+    state
+        .store
+        .update_profile(&id, expected, &write_of(&spec)?, secret_changes(&spec, &plan))
+        .await
+        .map_err(name_taken)?;
+    let profile = load(&state, &id).await?;
+    Ok(with_etag(StatusCode::OK, profile.row.version, profile.view()?))
+}
+
+/// The store's instructions for a plan. A kept secret carries the destination it must still
+/// match, so a concurrent change of destination cannot slip a secret to another server.
+fn secret_changes(spec: &ProfileSpec, plan: &SecretPlan) -> Vec<SecretChange> {
+    plan.actions
+        .iter()
+        .map(|(slot, action)| match action {
+            SecretAction::Seal(value) => SecretChange::Set(seal_input(spec, *slot, value.expose())),
+            SecretAction::Keep => SecretChange::Keep {
+                slot: slot.path().to_string(),
+                destination: spec.destination(*slot),
+            },
+            SecretAction::Clear => SecretChange::Clear {
+                slot: slot.path().to_string(),
+            },
+        })
+        .collect()
+}
+
+/// `DELETE /profiles/{id}` with `If-Match`; refused while anything refers to the profile.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let expected = etag::required_version(&headers)?;
+    let current = load(&state, &id).await?;
+    if current.row.version != expected {
+        return Err(ApiFailure::Stale {
+            current_version: current.row.version,
+        });
+    }
+    references::ensure_unreferenced(&state, &id).await?;
+    state.store.delete_profile(&id, expected).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The body of `POST /profiles/{id}/duplicate`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateRequest {
+    /// The copy's name; by default "Copy of …", numbered until free.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /profiles/{id}/duplicate`: the same settings and secrets under a new name.
+pub async fn duplicate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<DuplicateRequest>,
+) -> ApiResult<Response> {
+    let source = load(&state, &id).await?;
+    let mut spec = source.spec.clone();
+    spec.name = match &request.name {
+        Some(name) => ProfileName::parse(name).map_err(|error| {
+            ApiFailure::invalid(FieldErrors::single("name", error))
+        })?,
+        None => free_copy_name(&state, &source.spec.name).await?,
+    };
+    // Secrets are copied as they are: the copy's destinations are the source's.
+    let mut secrets = Vec::new();
+    for slot in &source.stored_secrets {
+        if let Some(value) = state.store.open_secret(&id, slot.path()).await? {
+            use outmail_store::ExposeSecret;
+            secrets.push(seal_input(&spec, *slot, value.expose_secret()));
+        }
+    }
+    let row = state
+        .store
+        .create_profile(&write_of(&spec)?, secrets)
+        .await
+        .map_err(name_taken)?;
+    created(&state, &row.id).await
+}
+
+async fn free_copy_name(state: &AppState, original: &ProfileName) -> ApiResult<ProfileName> {
+    let taken: BTreeSet<String> = state
+        .store
+        .all_profiles()
+        .await?
+        .into_iter()
+        .map(|row| row.name_key)
+        .collect();
+    for number in 1..=1000 {
+        let candidate = if number == 1 {
+            format!("Copy of {original}")
+        } else {
+            format!("Copy of {original} ({number})")
+        };
+        if let Ok(name) = ProfileName::parse(&candidate)
+            && !taken.contains(&name.name_key())
+        {
+            return Ok(name);
+        }
+    }
+    Err(ApiFailure::invalid_field(
+        "name",
+        "required",
+        "no free copy name: give the copy a name",
+    ))
+}

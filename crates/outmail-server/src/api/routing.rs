@@ -1,0 +1,113 @@
+//! `/api/v1/routing-rules`: mail from a sender address or domain goes through a given profile.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::Response,
+};
+use outmail_store::{RoutingRuleRow, RoutingRuleWrite};
+use outmail_types::settings::{RoutingRule, RoutingRuleDraft};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    documents::{decode, encode, rfc3339},
+    error::{ApiFailure, ApiResult},
+    etag,
+    json::ApiJson,
+    profiles::{not_found_as, with_etag},
+    references,
+};
+use crate::state::AppState;
+
+/// A routing rule as the API returns it.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct RoutingRuleView {
+    pub id: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub rule: RoutingRuleDraft,
+}
+
+fn view(row: &RoutingRuleRow) -> ApiResult<RoutingRuleView> {
+    let rule: RoutingRule = decode("routing rule", &row.id, &row.document)?;
+    Ok(RoutingRuleView {
+        id: row.id.clone(),
+        version: row.version,
+        created_at: rfc3339(row.created_at),
+        updated_at: rfc3339(row.updated_at),
+        rule: rule.to_draft(),
+    })
+}
+
+async fn validate(state: &AppState, draft: &RoutingRuleDraft) -> ApiResult<RoutingRuleWrite> {
+    let rule = draft.validate().map_err(ApiFailure::invalid)?;
+    references::ensure_profile_exists(state, "profile_id", &rule.profile_id).await?;
+    Ok(RoutingRuleWrite {
+        priority: i64::from(rule.priority),
+        document: encode(&rule)?,
+    })
+}
+
+/// `GET /routing-rules`, lowest priority first (the order they are tried in).
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<RoutingRuleView>>> {
+    let rows = state.store.list_routing_rules().await?;
+    Ok(Json(rows.iter().map(view).collect::<ApiResult<_>>()?))
+}
+
+/// `GET /routing-rules/{id}`
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let row = state
+        .store
+        .get_routing_rule(&id)
+        .await
+        .map_err(|error| not_found_as("routing rule", error))?;
+    Ok(with_etag(StatusCode::OK, row.version, view(&row)?))
+}
+
+/// `POST /routing-rules`
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(draft): ApiJson<RoutingRuleDraft>,
+) -> ApiResult<Response> {
+    let write = validate(&state, &draft).await?;
+    let row = state.store.create_routing_rule(&write).await?;
+    let mut response = with_etag(StatusCode::CREATED, row.version, view(&row)?);
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/routing-rules/{}", row.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `PUT /routing-rules/{id}` with `If-Match`.
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(draft): ApiJson<RoutingRuleDraft>,
+) -> ApiResult<Response> {
+    let expected = etag::required_version(&headers)?;
+    let write = validate(&state, &draft).await?;
+    let row = state
+        .store
+        .update_routing_rule(&id, expected, &write)
+        .await
+        .map_err(|error| not_found_as("routing rule", error))?;
+    Ok(with_etag(StatusCode::OK, row.version, view(&row)?))
+}
+
+/// `DELETE /routing-rules/{id}` with `If-Match`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let expected = etag::required_version(&headers)?;
+    state
+        .store
+        .delete_routing_rule(&id, expected)
+        .await
+        .map_err(|error| not_found_as("routing rule", error))?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,216 @@
+//! `/api/v1/tenants`: customers of the product, each sending through the global profile or its
+//! own, and the effective configuration that results.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::Response,
+};
+use outmail_store::{TenantRow, TenantWrite};
+use outmail_types::{
+    profile::{ProfileSpec, ProfileSummary},
+    settings::{Tenant, TenantDraft, TenantProfile},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    documents::{decode, encode, rfc3339},
+    error::{ApiFailure, ApiResult},
+    etag,
+    json::ApiJson,
+    profiles::{not_found_as, with_etag},
+    references,
+};
+use crate::state::AppState;
+
+/// A tenant as the API returns it.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct TenantView {
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub tenant: TenantDraft,
+}
+
+fn view(row: &TenantRow) -> ApiResult<TenantView> {
+    let tenant: Tenant = decode("tenant", &row.id, &row.document)?;
+    Ok(TenantView {
+        version: row.version,
+        created_at: rfc3339(row.created_at),
+        updated_at: rfc3339(row.updated_at),
+        tenant: tenant.to_draft(),
+    })
+}
+
+async fn validate(state: &AppState, draft: &TenantDraft) -> ApiResult<(Tenant, TenantWrite)> {
+    let tenant = draft.validate().map_err(ApiFailure::invalid)?;
+    if let TenantProfile::Own(id) = &tenant.profile {
+        references::ensure_profile_exists(state, "profile.profile_id", id).await?;
+    }
+    let write = TenantWrite {
+        name: tenant.name.to_string(),
+        document: encode(&tenant)?,
+    };
+    Ok((tenant, write))
+}
+
+/// `GET /tenants`
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<TenantView>>> {
+    let rows = state.store.list_tenants().await?;
+    Ok(Json(rows.iter().map(view).collect::<ApiResult<_>>()?))
+}
+
+/// `GET /tenants/{id}`
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let row = state
+        .store
+        .get_tenant(&id)
+        .await
+        .map_err(|error| not_found_as("tenant", error))?;
+    Ok(with_etag(StatusCode::OK, row.version, view(&row)?))
+}
+
+/// `POST /tenants`
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(draft): ApiJson<TenantDraft>,
+) -> ApiResult<Response> {
+    let (tenant, write) = validate(&state, &draft).await?;
+    let row = state
+        .store
+        .create_tenant(tenant.id.as_str(), &write)
+        .await
+        .map_err(|error| match error {
+            outmail_store::StoreError::Conflict { .. } => ApiFailure::conflict(
+                "id",
+                "duplicate_id",
+                format!("a tenant with ID {} already exists", tenant.id),
+            ),
+            other => other.into(),
+        })?;
+    let mut response = with_etag(StatusCode::CREATED, row.version, view(&row)?);
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/tenants/{}", row.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `PUT /tenants/{id}` with `If-Match`. The ID is the URL's; a different one in the body is
+/// refused rather than silently renaming the tenant.
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(draft): ApiJson<TenantDraft>,
+) -> ApiResult<Response> {
+    let expected = etag::required_version(&headers)?;
+    let (tenant, write) = validate(&state, &draft).await?;
+    if tenant.id.as_str() != id {
+        return Err(ApiFailure::invalid_field(
+            "id",
+            "immutable",
+            "a tenant's ID cannot change; create a new tenant instead",
+        ));
+    }
+    let row = state
+        .store
+        .update_tenant(&id, expected, &write)
+        .await
+        .map_err(|error| not_found_as("tenant", error))?;
+    Ok(with_etag(StatusCode::OK, row.version, view(&row)?))
+}
+
+/// `DELETE /tenants/{id}` with `If-Match`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let expected = etag::required_version(&headers)?;
+    state
+        .store
+        .delete_tenant(&id, expected)
+        .await
+        .map_err(|error| not_found_as("tenant", error))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Where a setting of the effective configuration comes from.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Tenant,
+    Global,
+    None,
+}
+
+/// What a tenant's mail would go through right now, and why.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct EffectiveConfiguration {
+    pub tenant: String,
+    pub sending_enabled: bool,
+    pub profile: Option<ProfileSummary>,
+    pub profile_source: Source,
+    pub support_address: Option<String>,
+    pub support_address_source: Source,
+    /// One sentence for people.
+    pub reason: String,
+}
+
+/// `GET /tenants/{id}/effective`
+pub async fn effective(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EffectiveConfiguration>> {
+    let row = state
+        .store
+        .get_tenant(&id)
+        .await
+        .map_err(|error| not_found_as("tenant", error))?;
+    let tenant: Tenant = decode("tenant", &row.id, &row.document)?;
+    let (global, _) = references::global_settings(&state).await?;
+
+    let (profile_source, reason) = match (&tenant.profile, global.sending_enabled) {
+        (_, false) => (
+            Source::None,
+            "sending is switched off in the global settings, so nothing is sent for any tenant"
+                .to_string(),
+        ),
+        (TenantProfile::Own(_), true) => (Source::Tenant, "the tenant has its own profile".to_string()),
+        (TenantProfile::UseGlobal, true) if global.default_profile_id.is_some() => (
+            Source::Global,
+            "the tenant uses the global default profile".to_string(),
+        ),
+        (TenantProfile::UseGlobal, true) => (
+            Source::None,
+            "the tenant uses the global profile, but no default profile is set".to_string(),
+        ),
+    };
+    let profile = match tenant.effective_profile_id(&global) {
+        Some(profile_id) => match state.store.get_profile(profile_id.as_str()).await {
+            Ok(profile_row) => {
+                let spec: ProfileSpec = decode("profile", &profile_row.id, &profile_row.document)?;
+                Some(ProfileSummary::new(profile_id.clone(), profile_row.version, &spec))
+            }
+            Err(outmail_store::StoreError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        },
+        None => None,
+    };
+    let support_address = tenant.effective_support_address(&global);
+    let support_address_source = match (&tenant.support_address, support_address) {
+        (_, None) => Source::None,
+        (Some(_), Some(_)) if global.tenant_support_allowed => Source::Tenant,
+        _ => Source::Global,
+    };
+    Ok(Json(EffectiveConfiguration {
+        tenant: tenant.id.to_string(),
+        sending_enabled: global.sending_enabled,
+        profile,
+        profile_source,
+        support_address: support_address.map(ToString::to_string),
+        support_address_source,
+        reason,
+    }))
+}

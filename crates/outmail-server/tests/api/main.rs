@@ -1,0 +1,5 @@
+//! The REST API under `/api/v1`, end to end through the router, on SQLite and on PostgreSQL.
+
+mod support;
+
+mod profiles;
