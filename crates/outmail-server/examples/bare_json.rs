@@ -52,24 +52,19 @@ async fn main() -> std::io::Result<()> {
     axum::serve(listener, app).await
 }
 
-/// A page shaped like `GET /api/v1/profiles`: `{items, total, page, per_page}`, with summaries
-/// like the ones the benchmark stores (SMTP, basic auth, one sender), so the body is the size the
-/// real endpoint sends.
+/// A page shaped like `GET /api/v1/profiles`: `{items, total, page, per_page}` with the fields of
+/// `outmail_types::profile::ProfileSummary`, filled like the profiles the benchmark stores (SMTP
+/// with STARTTLS), so the body is the size the real endpoint sends. Written out rather than built
+/// from that type: the reference must not share the code it is measured against.
 fn profiles_page() -> Value {
     let items: Vec<Value> = (1..=PER_PAGE)
         .map(|n| {
             json!({
                 "id": format!("0190f5c2-7a1e-7c3b-9d4e-{n:012x}"),
                 "name": format!("bench-{n:04}"),
-                "description": "benchmark profile",
                 "transport": "smtp",
-                "host": "smtp.example.com",
-                "port": 587,
-                "security": "starttls",
-                "sender": "alerts@example.com",
+                "target": "smtp.example.com:587 (starttls)",
                 "version": 1,
-                "created_at": 1_767_225_600_000_i64 + n as i64,
-                "updated_at": 1_767_225_600_000_i64 + n as i64,
             })
         })
         .collect();

@@ -100,10 +100,11 @@ impl Config {
             .or(file.database_url)
             .unwrap_or_else(|| DatabaseUrl::sqlite_in(&data_dir));
         Ok(Self {
-            bind: args
-                .bind
-                .or(file.bind)
-                .unwrap_or_else(|| DEFAULT_BIND.parse().expect("the default bind address parses")),
+            bind: args.bind.or(file.bind).unwrap_or_else(|| {
+                DEFAULT_BIND
+                    .parse()
+                    .expect("the default bind address parses")
+            }),
             database_url,
             log: args
                 .log
@@ -238,7 +239,9 @@ impl FromStr for LogFilter {
     fn from_str(filter: &str) -> Result<Self, Self::Err> {
         tracing_subscriber::EnvFilter::try_new(filter)
             .map(|_| Self(filter.to_string()))
-            .map_err(|error| format!("not a log filter ({error}); try `info` or `outmail_server=debug`"))
+            .map_err(|error| {
+                format!("not a log filter ({error}); try `info` or `outmail_server=debug`")
+            })
     }
 }
 
@@ -278,7 +281,10 @@ mod tests {
         assert_eq!(config.bind.to_string(), DEFAULT_BIND);
         assert_eq!(config.data_dir, PathBuf::from("data"));
         assert_eq!(config.database_url.backend(), "sqlite");
-        assert_eq!(config.database_url.expose(), "sqlite://data/outmail.db?mode=rwc");
+        assert_eq!(
+            config.database_url.expose(),
+            "sqlite://data/outmail.db?mode=rwc"
+        );
         assert_eq!(config.log.as_str(), "info");
     }
 
@@ -299,7 +305,11 @@ mod tests {
         let args = parse(&["--config", path, "--bind", "127.0.0.1:5000"]).unwrap();
         let config = Config::resolve(&args).unwrap();
         assert_eq!(config.bind.port(), 5000);
-        assert_eq!(config.log.as_str(), "debug", "the file still fills what flags leave out");
+        assert_eq!(
+            config.log.as_str(),
+            "debug",
+            "the file still fills what flags leave out"
+        );
     }
 
     #[test]
@@ -311,8 +321,13 @@ mod tests {
 
     #[test]
     fn an_unknown_database_scheme_is_refused() {
-        let error = parse(&["--database-url", "mysql://x"]).err().expect("refused");
-        assert!(error.to_string().contains("sqlite: or postgres://"), "{error}");
+        let error = parse(&["--database-url", "mysql://x"])
+            .err()
+            .expect("refused");
+        assert!(
+            error.to_string().contains("sqlite: or postgres://"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -346,7 +361,9 @@ mod tests {
 
     #[test]
     fn a_database_password_is_not_displayed() {
-        let url: DatabaseUrl = "postgres://outmail:hunter2@db.example/outmail".parse().unwrap();
+        let url: DatabaseUrl = "postgres://outmail:hunter2@db.example/outmail"
+            .parse()
+            .unwrap();
         let shown = url.to_string();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert_eq!(shown, "postgres://outmail:***@db.example/outmail");

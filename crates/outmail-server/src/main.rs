@@ -47,9 +47,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "starting"
     );
     let server = Server::build(&config).await?;
+    let shutdown = shutdown_signal();
     // The one line meant for people: where to open the UI.
     println!("outmail is listening on http://{}", server.local_addr());
-    server.run(shutdown_signal()).await?;
+    server.run(shutdown).await?;
     Ok(())
 }
 

@@ -29,10 +29,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
 /// Hashed files never change under the same name, so browsers may keep them for a year; every
 /// other response is left to the default (revalidate).
 async fn cache_hashed_files(request: Request, next: Next) -> Response {
-    let hashed = request
-        .uri()
-        .path()
-        .starts_with(&format!("/{HASHED_DIR}/"));
+    let hashed = request.uri().path().starts_with(&format!("/{HASHED_DIR}/"));
     let mut response = next.run(request).await;
     if hashed && response.status() == StatusCode::OK {
         response.headers_mut().insert(

@@ -98,8 +98,14 @@ fn serve_prints_its_url_and_exits_zero_on_sigterm() {
         first_line.starts_with("outmail is listening on http://127.0.0.1:"),
         "{first_line}"
     );
-    assert!(!first_line.contains(":1\n"), "the flag wins over the file: {first_line}");
-    assert!(data.path().join("from-file").is_dir(), "the file's data_dir is used");
+    assert!(
+        !first_line.contains(":1\n"),
+        "the flag wins over the file: {first_line}"
+    );
+    assert!(
+        data.path().join("from-file").is_dir(),
+        "the file's data_dir is used"
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -111,8 +117,206 @@ fn serve_prints_its_url_and_exits_zero_on_sigterm() {
         if let Some(exit) = child.try_wait().unwrap() {
             break exit;
         }
-        assert!(std::time::Instant::now() < deadline, "no exit within 10 s of SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit within 10 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(exit.code(), Some(0));
+}
+
+/// A running `outmail serve` on a free port, with everything it logs kept for inspection.
+struct RunningServer {
+    child: std::process::Child,
+    base: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl RunningServer {
+    fn start(data_dir: &std::path::Path) -> Self {
+        let mut child = outmail()
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            // The most talkative level: if a secret reached any log line, it would be here.
+            .env("OUTMAIL_LOG", "trace")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first_line = String::new();
+        stdout.read_line(&mut first_line).unwrap();
+        log.lock().unwrap().push_str(&first_line);
+        let base = first_line
+            .trim()
+            .strip_prefix("outmail is listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first_line}"))
+            .to_string();
+        Self { child, base, log }
+    }
+
+    /// A plain HTTP/1.1 exchange: status and body.
+    fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        use std::io::{Read, Write};
+        let authority = self.base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(authority).unwrap();
+        let body = body.unwrap_or("");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, body.to_string())
+    }
+
+    fn stop(mut self) -> String {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let exit = self.child.wait().unwrap();
+        assert_eq!(exit.code(), Some(0));
+        // Give the log thread a moment to drain the pipe after exit.
+        std::thread::sleep(Duration::from_millis(100));
+        self.log.lock().unwrap().clone()
+    }
+}
+
+const CANARY: &str = "canary-secret-3b1e77d9";
+
+fn profile_with_canary() -> String {
+    serde_json::json!({
+        "name": "Canary relay",
+        "transport": {
+            "kind": "smtp", "host": "smtp.example.com", "port": 587, "security": "starttls",
+            "auth": {"kind": "basic", "username": "alerts@example.com", "password": {"value": CANARY}}
+        },
+        "sender": {"address": "alerts@example.com"}
+    })
+    .to_string()
+}
+
+/// Every file under `dir`, read as bytes.
+fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            hits.extend(files_containing(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes
+                .windows(needle.len())
+                .any(|window| window == needle.as_bytes())
+        {
+            hits.push(path);
+        }
+    }
+    hits
+}
+
+#[test]
+fn a_secret_never_reaches_responses_logs_or_the_database_file() {
+    let data = tempfile::tempdir().unwrap();
+    let server = RunningServer::start(data.path());
+    let (status, created) =
+        server.request("POST", "/api/v1/profiles", Some(&profile_with_canary()));
+    assert_eq!(status, 201, "{created}");
+    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut bodies = vec![created];
+    for path in [
+        format!("/api/v1/profiles/{id}"),
+        "/api/v1/profiles".to_string(),
+        "/api/v1/export".to_string(),
+        "/".to_string(),
+    ] {
+        let (status, body) = server.request("GET", &path, None);
+        assert_eq!(status, 200, "{path}: {body}");
+        bodies.push(body);
+    }
+    // A failed update that echoes input back must not echo the secret either.
+    let bad = profile_with_canary().replace("smtp.example.com", "bad host");
+    let (status, body) = server.request("PUT", &format!("/api/v1/profiles/{id}"), Some(&bad));
+    assert_eq!(status, 428, "{body}");
+    bodies.push(body);
+
+    let log = server.stop();
+    assert!(log.contains("request"), "trace logging was on: {log}");
+    for body in &bodies {
+        assert!(
+            !body.contains(CANARY),
+            "a response carried the secret: {body}"
+        );
+    }
+    assert!(!log.contains(CANARY), "the log carried the secret");
+    assert_eq!(
+        files_containing(data.path(), CANARY),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
+
+#[test]
+fn rotate_key_reseals_every_secret_and_the_server_still_reads_them() {
+    let data = tempfile::tempdir().unwrap();
+    let server = RunningServer::start(data.path());
+    let (status, created) =
+        server.request("POST", "/api/v1/profiles", Some(&profile_with_canary()));
+    assert_eq!(status, 201, "{created}");
+    server.stop();
+
+    let output = outmail()
+        .args(["rotate-key", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("sealed 1 secret(s) with key version 2"),
+        "{stdout}"
+    );
+    let key_file = std::fs::read_to_string(data.path().join("secret.key")).unwrap();
+    let keys = key_file
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .count();
+    assert_eq!(keys, 2, "the old key is kept until dropped:\n{key_file}");
+
+    // After the rotation the server still reads the profile and knows its secret is set.
+    let server = RunningServer::start(data.path());
+    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = server.request("GET", &format!("/api/v1/profiles/{id}"), None);
+    assert_eq!(status, 200);
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        view["profile"]["transport"]["auth"]["password"]["set"],
+        true
+    );
+    server.stop();
+    assert!(files_containing(data.path(), CANARY).is_empty());
 }

@@ -60,7 +60,9 @@ async fn http_get(url: &str) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
     let (authority, path) = rest.split_at(rest.find('/').unwrap());
-    let mut stream = tokio::net::TcpStream::connect(authority).await.expect("connect");
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
@@ -72,10 +74,14 @@ async fn http_get(url: &str) -> (u16, String, String) {
         .lines()
         .find_map(|line| {
             let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-type").then(|| value.trim().to_string())
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_string())
         })
         .unwrap_or_default();
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_string()
@@ -101,7 +107,10 @@ async fn the_health_check_reports_status_version_and_database() {
     let app = TestApp::spawn().await;
     let (status, content_type, body) = app.get("/api/v1/health").await;
     assert_eq!(status, 200);
-    assert!(content_type.starts_with("application/json"), "{content_type}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         body,
@@ -115,7 +124,10 @@ async fn an_unknown_api_route_answers_json_404() {
     let app = TestApp::spawn().await;
     let (status, content_type, body) = app.get("/api/v1/no-such-thing").await;
     assert_eq!(status, 404);
-    assert!(content_type.starts_with("application/json"), "{content_type}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["code"], "not_found");
     assert!(body["fields"].as_object().unwrap().is_empty());
@@ -130,7 +142,10 @@ async fn the_home_page_is_rendered_on_the_server_with_its_navigation() {
     assert!(content_type.starts_with("text/html"), "{content_type}");
     assert!(body.contains("<title>Profiles · outmail</title>"), "{body}");
     for label in ["Profiles", "Tenants", "Delivery log", "Settings"] {
-        assert!(body.contains(&format!(">{label}</a>")), "missing {label} in {body}");
+        assert!(
+            body.contains(&format!(">{label}</a>")),
+            "missing {label} in {body}"
+        );
     }
     app.shut_down().await.unwrap();
 }

@@ -16,8 +16,12 @@ pub trait ErrorCode: fmt::Display {
 
 /// One problem with one field: a stable `code` for programs and a `message` for people.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
+    /// A stable snake_case identifier, e.g. `too_long` or `not_https`.
+    #[cfg_attr(feature = "openapi", schema(example = "out_of_range"))]
     pub code: String,
+    #[cfg_attr(feature = "openapi", schema(example = "must be 1-65535"))]
     pub message: String,
 }
 
@@ -48,6 +52,15 @@ impl<E: ErrorCode> From<E> for FieldError {
 /// order stable so responses and snapshots do not churn.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        description = "Errors keyed by dotted field path (`transport.port`, `sender.address`, \
+            `profiles.2.profile.name`); an empty path is the whole body.",
+        example = json!({"transport.port": [{"code": "out_of_range", "message": "must be 1-65535"}]})
+    )
+)]
 pub struct FieldErrors(BTreeMap<String, Vec<FieldError>>);
 
 impl FieldErrors {
@@ -180,8 +193,12 @@ fn is_same_or_below(candidate: &str, path: &str) -> bool {
 ///
 /// The server builds it, the UI deserialises it to put `fields` next to the inputs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
+    /// A stable snake_case identifier: `validation_failed` when `fields` has errors.
+    #[cfg_attr(feature = "openapi", schema(example = "validation_failed"))]
     pub code: String,
+    #[cfg_attr(feature = "openapi", schema(example = "1 field is invalid"))]
     pub message: String,
     #[serde(default)]
     pub fields: FieldErrors,

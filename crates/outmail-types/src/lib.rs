@@ -8,6 +8,7 @@
 //!   [`scope`], [`frequency`], [`cert`] (CertificatePem, PrivateKeyPem), [`secret`].
 //! - [`profile`]: drafts, validation, specs, secret slots and plans, views, JSON examples.
 //! - [`settings`]: global settings, tenants, routing rules, list queries, export documents.
+//! - `openapi` (feature `openapi`, server only): the utoipa schemas of every API body.
 //!
 //! Every parser takes "now" as a parameter where it needs one: `SystemTime::now()` panics on
 //! `wasm32-unknown-unknown`.
@@ -21,6 +22,8 @@ pub mod error;
 pub mod frequency;
 pub mod guid;
 pub mod host;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod profile;
 pub mod scope;
 pub mod secret;

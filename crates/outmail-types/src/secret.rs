@@ -126,6 +126,7 @@ impl<'de> Deserialize<'de> for SecretInput {
 
 /// What a response shows for a secret: whether one is stored, never the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SecretStatus {
     pub set: bool,
 }
@@ -216,6 +217,7 @@ impl SecretKind {
 /// Every place a profile can hold a secret, named by its dotted field path (which is also where
 /// the field sits in the draft JSON, and the key errors are reported under).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SecretSlot {
     /// SMTP/EWS basic or NTLM password.
     #[serde(rename = "transport.auth.password")]

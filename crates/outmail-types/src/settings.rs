@@ -48,20 +48,23 @@ fn optional<T, E: Into<FieldError>>(
 /// The global settings as a client sends them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GlobalSettingsDraft {
-    /// The master switch: off means nothing is sent, tenant profiles included.
-    #[serde(default)]
+    /// The master switch: off means nothing is sent, tenant profiles included. Required (as are
+    /// the other switches): a missing switch read as `false` would turn sending off silently.
     pub sending_enabled: bool,
+    /// The profile tenants that use the global profile send through; none means nothing is
+    /// sent for them yet.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "main"))]
     pub default_profile_id: Option<String>,
     /// Where support requests go (`"Name" <addr>` accepted).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "Support <support@example.com>"))]
     pub support_address: Option<String>,
     /// Whether tenants may set their own support address.
-    #[serde(default)]
     pub tenant_support_allowed: bool,
     /// Whether support requests carry system information.
-    #[serde(default)]
     pub attach_system_info: bool,
 }
 
@@ -216,6 +219,7 @@ string_conversions!(TenantSlug, InvalidTenantSlug);
 /// Which profile a tenant's mail goes through, tagged by `"kind"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TenantProfileDraft {
     UseGlobal,
     Own {
@@ -227,10 +231,16 @@ pub enum TenantProfileDraft {
 /// A tenant as a client sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantDraft {
+    /// The tenant ID used in URLs: lowercase letters a-z, digits and `-`, 1–63 characters, no
+    /// `-` at either end.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "acme"))]
     pub id: String,
+    /// The display name: 1–100 characters, one line.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "ACME Corp"))]
     pub name: String,
     pub profile: TenantProfileDraft,
     /// Only used while the global settings allow tenant support addresses.
@@ -348,13 +358,18 @@ impl From<Tenant> for TenantDraft {
 /// What a routing rule matches, tagged by `"kind"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RouteMatchDraft {
+    /// Exactly this sender (domain compared in punycode, case-insensitively).
     SenderAddress {
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(example = "ceo@example.com"))]
         address: String,
     },
+    /// Any sender in this domain (not its subdomains).
     SenderDomain {
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(example = "example.com"))]
         domain: String,
     },
 }
@@ -362,12 +377,18 @@ pub enum RouteMatchDraft {
 /// A routing rule as a client sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoutingRuleDraft {
     #[serde(rename = "match")]
     pub matcher: RouteMatchDraft,
+    /// The profile matching mail is sent through.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "vip-relay"))]
     pub profile_id: String,
+    /// Lower values are tried first; on a tie an address rule beats a domain rule, then the
+    /// earlier rule wins.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = 10))]
     pub priority: i32,
 }
 
@@ -489,15 +510,34 @@ pub fn route_for<'a>(rules: &'a [RoutingRule], sender: &EmailAddress) -> Option<
 
 /// The raw `?name=&transport=&page=&per_page=` of a profile list, as strings so that a bad value
 /// becomes a field error rather than a generic 400.
+///
+/// As OpenAPI query parameters (`IntoParams`) they are documented with the types they must
+/// parse as; a value that does not is a 422 with a field error.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ListParams {
+    /// Keep profiles whose name contains this text (case-insensitive).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(max_length = 998, example = "relay"))]
     pub name: Option<String>,
+    /// Keep profiles with this transport.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<TransportKind>))]
     pub transport: Option<String>,
+    /// 1-based page number; default 1.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        param(value_type = Option<u32>, minimum = 1, default = 1)
+    )]
     pub page: Option<String>,
+    /// Items per page, 1–200; default 50.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        param(value_type = Option<u32>, minimum = 1, maximum = 200, default = 50)
+    )]
     pub per_page: Option<String>,
 }
 
@@ -615,11 +655,15 @@ impl ListParams {
 
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Items over all pages.
     pub total: u64,
+    /// 1-based.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, example = 1))]
     pub page: u32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 200, example = 50))]
     pub per_page: u32,
 }
 
@@ -670,6 +714,7 @@ impl From<ExportVersion> for u32 {
 /// contains secrets (they must be entered again after an import).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportedProfile {
     pub id: ProfileId,
     pub profile: ProfileSpec,
@@ -679,6 +724,7 @@ pub struct ExportedProfile {
 /// secrets. Deserialising validates every part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportDocument {
     pub version: ExportVersion,
     pub global: GlobalSettings,

@@ -7,7 +7,9 @@ use super::error::{ApiFailure, ApiResult};
 /// A document the server wrote itself; failing to read it back is a fault, not a client error.
 pub fn decode<T: DeserializeOwned>(kind: &str, id: &str, document: &str) -> ApiResult<T> {
     serde_json::from_str(document).map_err(|error| {
-        ApiFailure::internal(anyhow::anyhow!("the stored {kind} {id} cannot be read: {error}"))
+        ApiFailure::internal(anyhow::anyhow!(
+            "the stored {kind} {id} cannot be read: {error}"
+        ))
     })
 }
 
@@ -20,7 +22,10 @@ pub fn rfc3339(unix_ms: i64) -> String {
     let nanos = i128::from(unix_ms) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 

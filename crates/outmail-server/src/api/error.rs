@@ -43,7 +43,11 @@ impl ApiFailure {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::client(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+        Self::client(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
     }
 
     /// 409 naming the field whose value collides with another resource.

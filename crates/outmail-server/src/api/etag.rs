@@ -1,6 +1,9 @@
 //! Versions as ETags, and the If-Match rule every update and delete follows.
 
-use axum::http::{HeaderMap, header};
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, header, request::Parts},
+};
 
 use super::error::{ApiFailure, ApiResult};
 
@@ -27,6 +30,18 @@ pub fn required_version(headers: &HeaderMap) -> ApiResult<i64> {
                 "If-Match must be one ETag as returned by GET, like \"3\"",
             )
         })
+}
+
+/// The version named by `If-Match`, read before the body: a request that cannot succeed
+/// whatever its body (428, 400) is told so first.
+pub struct IfMatch(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        required_version(&parts.headers).map(IfMatch)
+    }
 }
 
 #[cfg(test)]

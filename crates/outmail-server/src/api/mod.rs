@@ -3,9 +3,9 @@
 use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, State},
-    http::StatusCode,
+    http::{StatusCode, header},
     response::IntoResponse,
-    routing::{get, post},
+    routing::get,
 };
 use serde::Serialize;
 
@@ -14,6 +14,7 @@ use crate::state::AppState;
 pub mod documents;
 pub mod error;
 pub mod etag;
+pub mod extract;
 pub mod json;
 pub mod profiles;
 pub mod references;
@@ -22,41 +23,91 @@ pub mod settings;
 pub mod tenants;
 pub mod transfer;
 
+/// The document's frame; every operation and schema is added from the handlers and types.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "outmail",
+        description = "Outgoing-mail settings and delivery. Errors are `ApiError` JSON; every \
+                       update and delete takes the ETag it edits in `If-Match`; secrets are \
+                       write-only and come back as `{\"set\": bool}`."
+    ),
+    servers((url = "/api/v1")),
+    tags(
+        (name = "profiles", description = "Named mail-server profiles"),
+        (name = "settings", description = "Global settings"),
+        (name = "tenants", description = "Tenants and their effective configuration"),
+        (name = "routing", description = "Sender address or domain to profile"),
+        (name = "transfer", description = "Export and import of the whole configuration"),
+        (name = "system", description = "Health"),
+    )
+)]
+struct ApiDoc;
+
+/// The routes and the OpenAPI document, built from one handler list so that neither can have a
+/// route the other lacks.
+fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi as _;
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    let (routes, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(profiles::list, profiles::create))
+        .routes(routes!(profiles::get, profiles::update, profiles::delete))
+        .routes(routes!(profiles::duplicate))
+        .routes(routes!(settings::get, settings::update))
+        .routes(routes!(tenants::list, tenants::create))
+        .routes(routes!(tenants::get, tenants::update, tenants::delete))
+        .routes(routes!(tenants::effective))
+        .routes(routes!(routing::list, routing::create))
+        .routes(routes!(routing::get, routing::update, routing::delete))
+        .routes(routes!(transfer::export))
+        .routes(routes!(transfer::import))
+        .split_for_parts();
+    // The model's own schemas are exact (tagged variants closed, as serde reads them); they
+    // replace what the derives collected under the same names.
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .extend(outmail_types::openapi::schemas());
+    (routes, document)
+}
+
+/// The OpenAPI 3.1 document of this API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().1
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/profiles", get(profiles::list).post(profiles::create))
+    let (routes, document) = documented_routes();
+    let document = document
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    routes
         .route(
-            "/profiles/{id}",
-            get(profiles::get).put(profiles::update).delete(profiles::delete),
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+            }),
         )
-        .route("/profiles/{id}/duplicate", post(profiles::duplicate))
-        .route("/settings", get(settings::get).put(settings::update))
-        .route("/tenants", get(tenants::list).post(tenants::create))
-        .route(
-            "/tenants/{id}",
-            get(tenants::get).put(tenants::update).delete(tenants::delete),
-        )
-        .route("/tenants/{id}/effective", get(tenants::effective))
-        .route("/routing-rules", get(routing::list).post(routing::create))
-        .route(
-            "/routing-rules/{id}",
-            get(routing::get).put(routing::update).delete(routing::delete),
-        )
-        .route("/export", get(transfer::export))
-        .route("/import", post(transfer::import))
         .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
 }
 
 /// The answer of `GET /api/v1/health`.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct Health {
     pub status: &'static str,
     pub version: &'static str,
     pub database: &'static str,
 }
 
+#[utoipa::path(get, path = "/health", tag = "system", responses(
+    (status = 200, description = "ready", body = Health),
+    (status = 503, description = "the database does not answer", body = Health),
+))]
 /// Ready only when the database answers: a load balancer should not send work to an instance
 /// that cannot read its settings.
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
@@ -73,6 +124,18 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
         database: state.store.backend_name(),
     };
     (status, Json(health))
+}
+
+/// A known path with a method it does not take.
+async fn method_not_allowed() -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(serde_json::json!({
+            "code": "method_not_allowed",
+            "message": "this route does not take that method; see /api/v1/openapi.json",
+            "fields": {},
+        })),
+    )
 }
 
 /// API clients get JSON for a wrong path, not the UI's HTML page.

@@ -4,13 +4,15 @@ use std::collections::BTreeSet;
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use outmail_store::{
     ProfileQuery, ProfileRow, ProfileWrite, SecretChange, SecretString, SecretWrite,
 };
+use outmail_types::error::ApiError;
+use outmail_types::secret::SecretInput;
 use outmail_types::{
     error::FieldErrors,
     profile::{
@@ -26,7 +28,8 @@ use serde::Deserialize;
 use super::{
     documents::{decode, encode, rfc3339},
     error::{ApiFailure, ApiResult},
-    etag,
+    etag::IfMatch,
+    extract::{ApiPath, ApiQuery},
     json::ApiJson,
     references,
 };
@@ -84,14 +87,16 @@ pub fn not_found_as(what: &str, error: outmail_store::StoreError) -> ApiFailure 
 
 fn parse_id(id: &str) -> ApiResult<ProfileId> {
     ProfileId::parse(id).map_err(|error| {
-        ApiFailure::internal(anyhow::anyhow!("stored profile id {id:?} is invalid: {error}"))
+        ApiFailure::internal(anyhow::anyhow!(
+            "stored profile id {id:?} is invalid: {error}"
+        ))
     })
 }
 
 /// A response carrying the resource's ETag.
 pub fn with_etag(status: StatusCode, version: i64, body: impl serde::Serialize) -> Response {
     let mut response = (status, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&etag::format(version)) {
+    if let Ok(value) = HeaderValue::from_str(&super::etag::format(version)) {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
@@ -114,10 +119,28 @@ fn seal_input(spec: &ProfileSpec, slot: SecretSlot, value: &str) -> SecretWrite 
     }
 }
 
+/// The draft's own rules, then what needs the clock: a certificate that has expired or is not
+/// valid yet cannot authenticate, so it is refused now rather than at the first send.
+fn validate(draft: &ProfileDraft) -> ApiResult<ProfileSpec> {
+    let spec = draft.validate().map_err(ApiFailure::invalid)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default();
+    // No warning window here: certificates expiring soon are warned about by the test send.
+    let problems = spec.certificate_problems(now, 0);
+    if problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(ApiFailure::invalid(problems))
+    }
+}
+
 /// `GET /profiles?name=&transport=&page=&per_page=`
+#[utoipa::path(get, path = "/profiles", tag = "profiles", params(ListParams), responses((status = 200, description = "one page of profiles", body = Page<ProfileSummary>), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn list(
     State(state): State<AppState>,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<Page<ProfileSummary>>> {
     let query = params.parse().map_err(ApiFailure::invalid)?;
     let page = state
@@ -142,17 +165,26 @@ pub async fn list(
 }
 
 /// `GET /profiles/{id}`
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "the resource ID")), responses((status = 200, description = "the profile; secrets only as set or not set", body = ProfileView, headers(("ETag" = String))), (status = 404, description = "no such resource", body = ApiError)))]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Response> {
     let profile = load(&state, &id).await?;
-    Ok(with_etag(StatusCode::OK, profile.row.version, profile.view()?))
+    Ok(with_etag(
+        StatusCode::OK,
+        profile.row.version,
+        profile.view()?,
+    ))
 }
 
 /// `POST /profiles`
+#[utoipa::path(post, path = "/profiles", tag = "profiles", request_body = ProfileDraft<SecretInput>, responses((status = 201, description = "created", body = ProfileView, headers(("ETag" = String), ("Location" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(draft): ApiJson<ProfileDraft>,
 ) -> ApiResult<Response> {
-    let spec = draft.validate().map_err(ApiFailure::invalid)?;
+    let spec = validate(&draft)?;
     references::check_alternate(&state, None, &spec).await?;
     let plan = plan_secrets(None, &spec, &draft.secret_inputs()).map_err(ApiFailure::invalid)?;
     let secrets = plan
@@ -193,14 +225,14 @@ fn name_taken(error: outmail_store::StoreError) -> ApiFailure {
 }
 
 /// `PUT /profiles/{id}` with `If-Match`.
+#[utoipa::path(put, path = "/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = ProfileDraft<SecretInput>, responses((status = 200, description = "saved", body = ProfileView, headers(("ETag" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 404, description = "no such resource", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
 pub async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(expected): IfMatch,
     ApiJson(draft): ApiJson<ProfileDraft>,
 ) -> ApiResult<Response> {
-    let expected = etag::required_version(&headers)?;
-    let spec = draft.validate().map_err(ApiFailure::invalid)?;
+    let spec = validate(&draft)?;
     let current = load(&state, &id).await?;
     if current.row.version != expected {
         return Err(ApiFailure::Stale {
@@ -212,14 +244,24 @@ pub async fn update(
         spec: &current.spec,
         secrets: &current.stored_secrets,
     };
-    let plan = plan_secrets(Some(stored), &spec, &draft.secret_inputs()).map_err(ApiFailure::invalid)?;
+    let plan =
+        plan_secrets(Some(stored), &spec, &draft.secret_inputs()).map_err(ApiFailure::invalid)?;
     state
         .store
-        .update_profile(&id, expected, &write_of(&spec)?, secret_changes(&spec, &plan))
+        .update_profile(
+            &id,
+            expected,
+            &write_of(&spec)?,
+            secret_changes(&spec, &plan),
+        )
         .await
         .map_err(name_taken)?;
     let profile = load(&state, &id).await?;
-    Ok(with_etag(StatusCode::OK, profile.row.version, profile.view()?))
+    Ok(with_etag(
+        StatusCode::OK,
+        profile.row.version,
+        profile.view()?,
+    ))
 }
 
 /// The store's instructions for a plan. A kept secret carries the destination it must still
@@ -241,12 +283,12 @@ fn secret_changes(spec: &ProfileSpec, plan: &SecretPlan) -> Vec<SecretChange> {
 }
 
 /// `DELETE /profiles/{id}` with `If-Match`; refused while anything refers to the profile.
+#[utoipa::path(delete, path = "/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), responses((status = 204, description = "deleted"), (status = 404, description = "no such resource", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(expected): IfMatch,
 ) -> ApiResult<StatusCode> {
-    let expected = etag::required_version(&headers)?;
     let current = load(&state, &id).await?;
     if current.row.version != expected {
         return Err(ApiFailure::Stale {
@@ -259,7 +301,7 @@ pub async fn delete(
 }
 
 /// The body of `POST /profiles/{id}/duplicate`.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Debug, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DuplicateRequest {
     /// The copy's name; by default "Copy of …", numbered until free.
@@ -268,17 +310,17 @@ pub struct DuplicateRequest {
 }
 
 /// `POST /profiles/{id}/duplicate`: the same settings and secrets under a new name.
+#[utoipa::path(post, path = "/profiles/{id}/duplicate", tag = "profiles", params(("id" = String, Path, description = "the resource ID")), request_body = DuplicateRequest, responses((status = 201, description = "the copy, with the same secrets", body = ProfileView, headers(("ETag" = String), ("Location" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 404, description = "no such resource", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn duplicate(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<DuplicateRequest>,
 ) -> ApiResult<Response> {
     let source = load(&state, &id).await?;
     let mut spec = source.spec.clone();
     spec.name = match &request.name {
-        Some(name) => ProfileName::parse(name).map_err(|error| {
-            ApiFailure::invalid(FieldErrors::single("name", error))
-        })?,
+        Some(name) => ProfileName::parse(name)
+            .map_err(|error| ApiFailure::invalid(FieldErrors::single("name", error)))?,
         None => free_copy_name(&state, &source.spec.name).await?,
     };
     // Secrets are copied as they are: the copy's destinations are the source's.

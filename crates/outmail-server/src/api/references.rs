@@ -62,7 +62,9 @@ pub async fn check_alternate(
             ));
         }
         next = match state.store.get_profile(id.as_str()).await {
-            Ok(row) => decode::<ProfileSpec>("profile", &row.id, &row.document)?.alternate_profile_id,
+            Ok(row) => {
+                decode::<ProfileSpec>("profile", &row.id, &row.document)?.alternate_profile_id
+            }
             Err(outmail_store::StoreError::NotFound) => None,
             Err(other) => return Err(other.into()),
         };
@@ -84,7 +86,11 @@ pub async fn global_settings(state: &AppState) -> ApiResult<(GlobalSettings, i64
 pub async fn ensure_unreferenced(state: &AppState, id: &str) -> ApiResult<()> {
     let mut users = Vec::new();
     let (global, _) = global_settings(state).await?;
-    if global.default_profile_id.as_ref().is_some_and(|d| d.as_str() == id) {
+    if global
+        .default_profile_id
+        .as_ref()
+        .is_some_and(|d| d.as_str() == id)
+    {
         users.push("the global settings (default profile)".to_string());
     }
     for row in state.store.list_tenants().await? {
@@ -101,7 +107,11 @@ pub async fn ensure_unreferenced(state: &AppState, id: &str) -> ApiResult<()> {
     }
     for row in state.store.all_profiles().await? {
         let spec: ProfileSpec = decode("profile", &row.id, &row.document)?;
-        if spec.alternate_profile_id.as_ref().is_some_and(|a| a.as_str() == id) {
+        if spec
+            .alternate_profile_id
+            .as_ref()
+            .is_some_and(|a| a.as_str() == id)
+        {
             users.push(format!("profile \"{}\" (as its alternate)", spec.name));
         }
     }

@@ -2,18 +2,20 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
     response::Response,
 };
 use outmail_store::{RoutingRuleRow, RoutingRuleWrite};
+use outmail_types::error::ApiError;
 use outmail_types::settings::{RoutingRule, RoutingRuleDraft};
 use serde::{Deserialize, Serialize};
 
 use super::{
     documents::{decode, encode, rfc3339},
     error::{ApiFailure, ApiResult},
-    etag,
+    etag::IfMatch,
+    extract::ApiPath,
     json::ApiJson,
     profiles::{not_found_as, with_etag},
     references,
@@ -21,7 +23,7 @@ use super::{
 use crate::state::AppState;
 
 /// A routing rule as the API returns it.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
 pub struct RoutingRuleView {
     pub id: String,
     pub version: i64,
@@ -51,13 +53,18 @@ async fn validate(state: &AppState, draft: &RoutingRuleDraft) -> ApiResult<Routi
 }
 
 /// `GET /routing-rules`, lowest priority first (the order they are tried in).
+#[utoipa::path(get, path = "/routing-rules", tag = "routing", responses((status = 200, description = "every rule, in the order they are tried", body = Vec<RoutingRuleView>)))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<RoutingRuleView>>> {
     let rows = state.store.list_routing_rules().await?;
     Ok(Json(rows.iter().map(view).collect::<ApiResult<_>>()?))
 }
 
 /// `GET /routing-rules/{id}`
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/routing-rules/{id}", tag = "routing", params(("id" = String, Path, description = "the resource ID")), responses((status = 200, description = "the rule", body = RoutingRuleView, headers(("ETag" = String))), (status = 404, description = "no such resource", body = ApiError)))]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Response> {
     let row = state
         .store
         .get_routing_rule(&id)
@@ -67,6 +74,7 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
 }
 
 /// `POST /routing-rules`
+#[utoipa::path(post, path = "/routing-rules", tag = "routing", request_body = RoutingRuleDraft, responses((status = 201, description = "created", body = RoutingRuleView, headers(("ETag" = String), ("Location" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(draft): ApiJson<RoutingRuleDraft>,
@@ -81,13 +89,13 @@ pub async fn create(
 }
 
 /// `PUT /routing-rules/{id}` with `If-Match`.
+#[utoipa::path(put, path = "/routing-rules/{id}", tag = "routing", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = RoutingRuleDraft, responses((status = 200, description = "saved", body = RoutingRuleView, headers(("ETag" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 404, description = "no such resource", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
 pub async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(expected): IfMatch,
     ApiJson(draft): ApiJson<RoutingRuleDraft>,
 ) -> ApiResult<Response> {
-    let expected = etag::required_version(&headers)?;
     let write = validate(&state, &draft).await?;
     let row = state
         .store
@@ -98,12 +106,12 @@ pub async fn update(
 }
 
 /// `DELETE /routing-rules/{id}` with `If-Match`.
+#[utoipa::path(delete, path = "/routing-rules/{id}", tag = "routing", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), responses((status = 204, description = "deleted"), (status = 404, description = "no such resource", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(expected): IfMatch,
 ) -> ApiResult<StatusCode> {
-    let expected = etag::required_version(&headers)?;
     state
         .store
         .delete_routing_rule(&id, expected)

@@ -1,17 +1,14 @@
 //! `/api/v1/settings`: the global switch, default profile and support address.
 
-use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    response::Response,
-};
+use axum::{extract::State, http::StatusCode, response::Response};
+use outmail_types::error::ApiError;
 use outmail_types::settings::GlobalSettingsDraft;
 use serde::{Deserialize, Serialize};
 
 use super::{
     documents::encode,
     error::{ApiFailure, ApiResult},
-    etag,
+    etag::IfMatch,
     json::ApiJson,
     profiles::with_etag,
     references,
@@ -19,13 +16,14 @@ use super::{
 use crate::state::AppState;
 
 /// The global settings and the version to send back in `If-Match` (0 until first saved).
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
 pub struct GlobalSettingsView {
     pub version: i64,
     pub settings: GlobalSettingsDraft,
 }
 
 /// `GET /settings`
+#[utoipa::path(get, path = "/settings", tag = "settings", responses((status = 200, description = "the global settings (version 0 until first saved)", body = GlobalSettingsView, headers(("ETag" = String)))))]
 pub async fn get(State(state): State<AppState>) -> ApiResult<Response> {
     let (settings, version) = references::global_settings(&state).await?;
     let view = GlobalSettingsView {
@@ -36,17 +34,20 @@ pub async fn get(State(state): State<AppState>) -> ApiResult<Response> {
 }
 
 /// `PUT /settings` with `If-Match` (`"0"` for the first save).
+#[utoipa::path(put, path = "/settings", tag = "settings", params(("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = GlobalSettingsDraft, responses((status = 200, description = "saved", body = GlobalSettingsView, headers(("ETag" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    IfMatch(expected): IfMatch,
     ApiJson(draft): ApiJson<GlobalSettingsDraft>,
 ) -> ApiResult<Response> {
-    let expected = etag::required_version(&headers)?;
     let settings = draft.validate().map_err(ApiFailure::invalid)?;
     if let Some(id) = &settings.default_profile_id {
         references::ensure_profile_exists(&state, "default_profile_id", id).await?;
     }
-    let row = state.store.put_global(expected, &encode(&settings)?).await?;
+    let row = state
+        .store
+        .put_global(expected, &encode(&settings)?)
+        .await?;
     let view = GlobalSettingsView {
         version: row.version,
         settings: settings.to_draft(),

@@ -3,11 +3,12 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
     response::Response,
 };
 use outmail_store::{TenantRow, TenantWrite};
+use outmail_types::error::ApiError;
 use outmail_types::{
     profile::{ProfileSpec, ProfileSummary},
     settings::{Tenant, TenantDraft, TenantProfile},
@@ -17,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::{
     documents::{decode, encode, rfc3339},
     error::{ApiFailure, ApiResult},
-    etag,
+    etag::IfMatch,
+    extract::ApiPath,
     json::ApiJson,
     profiles::{not_found_as, with_etag},
     references,
@@ -25,7 +27,7 @@ use super::{
 use crate::state::AppState;
 
 /// A tenant as the API returns it.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
 pub struct TenantView {
     pub version: i64,
     pub created_at: String,
@@ -56,13 +58,18 @@ async fn validate(state: &AppState, draft: &TenantDraft) -> ApiResult<(Tenant, T
 }
 
 /// `GET /tenants`
+#[utoipa::path(get, path = "/tenants", tag = "tenants", responses((status = 200, description = "every tenant", body = Vec<TenantView>)))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<TenantView>>> {
     let rows = state.store.list_tenants().await?;
     Ok(Json(rows.iter().map(view).collect::<ApiResult<_>>()?))
 }
 
 /// `GET /tenants/{id}`
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/tenants/{id}", tag = "tenants", params(("id" = String, Path, description = "the resource ID")), responses((status = 200, description = "the tenant", body = TenantView, headers(("ETag" = String))), (status = 404, description = "no such resource", body = ApiError)))]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Response> {
     let row = state
         .store
         .get_tenant(&id)
@@ -72,6 +79,7 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
 }
 
 /// `POST /tenants`
+#[utoipa::path(post, path = "/tenants", tag = "tenants", request_body = TenantDraft, responses((status = 201, description = "created", body = TenantView, headers(("ETag" = String), ("Location" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(draft): ApiJson<TenantDraft>,
@@ -98,13 +106,13 @@ pub async fn create(
 
 /// `PUT /tenants/{id}` with `If-Match`. The ID is the URL's; a different one in the body is
 /// refused rather than silently renaming the tenant.
+#[utoipa::path(put, path = "/tenants/{id}", tag = "tenants", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = TenantDraft, responses((status = 200, description = "saved", body = TenantView, headers(("ETag" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 404, description = "no such resource", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
 pub async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(expected): IfMatch,
     ApiJson(draft): ApiJson<TenantDraft>,
 ) -> ApiResult<Response> {
-    let expected = etag::required_version(&headers)?;
     let (tenant, write) = validate(&state, &draft).await?;
     if tenant.id.as_str() != id {
         return Err(ApiFailure::invalid_field(
@@ -122,12 +130,12 @@ pub async fn update(
 }
 
 /// `DELETE /tenants/{id}` with `If-Match`.
+#[utoipa::path(delete, path = "/tenants/{id}", tag = "tenants", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), responses((status = 204, description = "deleted"), (status = 404, description = "no such resource", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(expected): IfMatch,
 ) -> ApiResult<StatusCode> {
-    let expected = etag::required_version(&headers)?;
     state
         .store
         .delete_tenant(&id, expected)
@@ -137,7 +145,7 @@ pub async fn delete(
 }
 
 /// Where a setting of the effective configuration comes from.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Tenant,
@@ -146,7 +154,7 @@ pub enum Source {
 }
 
 /// What a tenant's mail would go through right now, and why.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
 pub struct EffectiveConfiguration {
     pub tenant: String,
     pub sending_enabled: bool,
@@ -159,9 +167,10 @@ pub struct EffectiveConfiguration {
 }
 
 /// `GET /tenants/{id}/effective`
+#[utoipa::path(get, path = "/tenants/{id}/effective", tag = "tenants", params(("id" = String, Path, description = "the resource ID")), responses((status = 200, description = "the profile and support address this tenant uses now, and why", body = EffectiveConfiguration), (status = 404, description = "no such resource", body = ApiError)))]
 pub async fn effective(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<EffectiveConfiguration>> {
     let row = state
         .store
@@ -177,7 +186,9 @@ pub async fn effective(
             "sending is switched off in the global settings, so nothing is sent for any tenant"
                 .to_string(),
         ),
-        (TenantProfile::Own(_), true) => (Source::Tenant, "the tenant has its own profile".to_string()),
+        (TenantProfile::Own(_), true) => {
+            (Source::Tenant, "the tenant has its own profile".to_string())
+        }
         (TenantProfile::UseGlobal, true) if global.default_profile_id.is_some() => (
             Source::Global,
             "the tenant uses the global default profile".to_string(),
@@ -191,7 +202,11 @@ pub async fn effective(
         Some(profile_id) => match state.store.get_profile(profile_id.as_str()).await {
             Ok(profile_row) => {
                 let spec: ProfileSpec = decode("profile", &profile_row.id, &profile_row.document)?;
-                Some(ProfileSummary::new(profile_id.clone(), profile_row.version, &spec))
+                Some(ProfileSummary::new(
+                    profile_id.clone(),
+                    profile_row.version,
+                    &spec,
+                ))
             }
             Err(outmail_store::StoreError::NotFound) => None,
             Err(other) => return Err(other.into()),

@@ -4,10 +4,15 @@
 use std::collections::BTreeMap;
 
 use axum::{Json, extract::State, http::StatusCode};
+use outmail_types::error::ApiError;
 use outmail_types::{
-    profile::ProfileId,
-    secret::SecretSlot,
-    settings::{ExportDocument, ExportedProfile, RoutingRule, Tenant, TenantProfile},
+    error::{FieldError, FieldErrors},
+    profile::{ProfileDraft, ProfileId},
+    secret::{Omitted, SecretSlot},
+    settings::{
+        ExportDocument, ExportVersion, ExportedProfile, GlobalSettingsDraft, RoutingRule,
+        RoutingRuleDraft, Tenant, TenantDraft, TenantProfile,
+    },
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +26,7 @@ use super::{
 use crate::state::AppState;
 
 /// `GET /export`
+#[utoipa::path(get, path = "/export", tag = "transfer", responses((status = 200, description = "the whole configuration, without secrets", body = ExportDocument)))]
 pub async fn export(State(state): State<AppState>) -> ApiResult<Json<ExportDocument>> {
     let (global, _) = references::global_settings(&state).await?;
     let mut profiles = Vec::new();
@@ -44,15 +50,21 @@ pub async fn export(State(state): State<AppState>) -> ApiResult<Json<ExportDocum
         .iter()
         .map(|row| decode::<RoutingRule>("routing rule", &row.id, &row.document))
         .collect::<ApiResult<_>>()?;
-    Ok(Json(ExportDocument::new(global, profiles, tenants, routing_rules)))
+    Ok(Json(ExportDocument::new(
+        global,
+        profiles,
+        tenants,
+        routing_rules,
+    )))
 }
 
 fn profile_id(id: &str) -> ApiResult<ProfileId> {
-    ProfileId::parse(id).map_err(|error| ApiFailure::internal(anyhow::anyhow!("profile id {id:?}: {error}")))
+    ProfileId::parse(id)
+        .map_err(|error| ApiFailure::internal(anyhow::anyhow!("profile id {id:?}: {error}")))
 }
 
 /// What an import created.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
 pub struct ImportReport {
     pub profiles: usize,
     pub tenants: usize,
@@ -66,11 +78,14 @@ pub struct ImportReport {
 /// `POST /import`: adds the document's profiles, tenants and routing rules, and replaces the
 /// global settings. Everything is checked before anything is written: names or tenant IDs that
 /// already exist here are a 409 naming each of them.
+#[utoipa::path(post, path = "/import", tag = "transfer", request_body = ImportDocument, responses((status = 200, description = "what was created, and the secrets still to enter", body = ImportReport), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn import(
     State(state): State<AppState>,
-    ApiJson(document): ApiJson<ExportDocument>,
+    ApiJson(draft): ApiJson<ImportDocument>,
 ) -> ApiResult<(StatusCode, Json<ImportReport>)> {
-    let errors = document.check_references();
+    let document = draft.validate().map_err(ApiFailure::invalid)?;
+    let mut errors = document.check_references();
+    errors.merge(alternate_cycles(&document));
     if !errors.is_empty() {
         return Err(ApiFailure::invalid(errors));
     }
@@ -82,11 +97,19 @@ pub async fn import(
     for exported in &document.profiles {
         let mut spec = exported.profile.clone();
         spec.alternate_profile_id = None;
-        let row = state.store.create_profile(&write_of(&spec)?, Vec::new()).await?;
+        let row = state
+            .store
+            .create_profile(&write_of(&spec)?, Vec::new())
+            .await?;
         new_ids.insert(exported.id.to_string(), profile_id(&row.id)?);
         created.push((row, exported.profile.clone()));
     }
-    let remap = |id: &ProfileId| new_ids.get(id.as_str()).cloned().unwrap_or_else(|| id.clone());
+    let remap = |id: &ProfileId| {
+        new_ids
+            .get(id.as_str())
+            .cloned()
+            .unwrap_or_else(|| id.clone())
+    };
     // ...then the alternates, now that every ID is known.
     let mut secrets_to_enter = BTreeMap::new();
     for (row, mut spec) in created {
@@ -116,7 +139,10 @@ pub async fn import(
             name: tenant.name.to_string(),
             document: encode(&tenant)?,
         };
-        state.store.create_tenant(tenant.id.as_str(), &write).await?;
+        state
+            .store
+            .create_tenant(tenant.id.as_str(), &write)
+            .await?;
     }
     for rule in &document.routing_rules {
         let mut rule = rule.clone();
@@ -130,7 +156,10 @@ pub async fn import(
     let mut global = document.global.clone();
     global.default_profile_id = global.default_profile_id.as_ref().map(remap);
     let (_, global_version) = references::global_settings(&state).await?;
-    state.store.put_global(global_version, &encode(&global)?).await?;
+    state
+        .store
+        .put_global(global_version, &encode(&global)?)
+        .await?;
 
     Ok((
         StatusCode::OK,
@@ -145,6 +174,132 @@ pub async fn import(
             secrets_to_enter,
         }),
     ))
+}
+
+/// The body of `POST /import`: the export format, read as drafts so that every invalid field is
+/// reported under its full path (`profiles.0.profile.sender.address`), all at once.
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportDocument {
+    pub version: ExportVersion,
+    pub global: GlobalSettingsDraft,
+    #[serde(default)]
+    pub profiles: Vec<ImportedProfile>,
+    #[serde(default)]
+    pub tenants: Vec<TenantDraft>,
+    #[serde(default)]
+    pub routing_rules: Vec<RoutingRuleDraft>,
+}
+
+/// A profile in an import: secrets are never part of the format.
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportedProfile {
+    pub id: String,
+    pub profile: ProfileDraft<Omitted>,
+}
+
+impl ImportDocument {
+    fn validate(&self) -> Result<ExportDocument, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut keep = Collector(&mut errors);
+        let global = keep.ok("global".to_string(), self.global.validate());
+        let profiles: Vec<Option<ExportedProfile>> = self
+            .profiles
+            .iter()
+            .enumerate()
+            .map(|(index, imported)| {
+                let id = keep.ok(
+                    format!("profiles.{index}"),
+                    ProfileId::parse(&imported.id)
+                        .map_err(|error| FieldErrors::single("id", error)),
+                );
+                let profile = keep.ok(
+                    format!("profiles.{index}.profile"),
+                    imported.profile.validate(),
+                );
+                Some(ExportedProfile {
+                    id: id?,
+                    profile: profile?,
+                })
+            })
+            .collect();
+        let tenants: Vec<Option<Tenant>> = self
+            .tenants
+            .iter()
+            .enumerate()
+            .map(|(index, tenant)| keep.ok(format!("tenants.{index}"), tenant.validate()))
+            .collect();
+        let routing_rules: Vec<Option<RoutingRule>> = self
+            .routing_rules
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| keep.ok(format!("routing_rules.{index}"), rule.validate()))
+            .collect();
+        match global {
+            Some(global) if errors.is_empty() => Ok(ExportDocument::new(
+                global,
+                profiles.into_iter().flatten().collect(),
+                tenants.into_iter().flatten().collect(),
+                routing_rules.into_iter().flatten().collect(),
+            )),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Gathers the errors of many validations under their prefixes, keeping what passed.
+struct Collector<'a>(&'a mut FieldErrors);
+
+impl Collector<'_> {
+    fn ok<T>(&mut self, prefix: String, result: Result<T, FieldErrors>) -> Option<T> {
+        result
+            .map_err(|found| self.0.extend_prefixed(&prefix, found))
+            .ok()
+    }
+}
+
+/// Alternates inside the document must not lead back to where they start: the same rule as
+/// `POST` and `PUT` apply one profile at a time.
+fn alternate_cycles(document: &ExportDocument) -> FieldErrors {
+    let alternates: BTreeMap<&str, &str> = document
+        .profiles
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.id.as_str(),
+                p.profile.alternate_profile_id.as_ref()?.as_str(),
+            ))
+        })
+        .collect();
+    let mut errors = FieldErrors::new();
+    for (index, profile) in document.profiles.iter().enumerate() {
+        let start = profile.id.as_str();
+        let path = format!("profiles.{index}.profile.alternate_profile_id");
+        if alternates.get(start) == Some(&start) {
+            errors.add(
+                path,
+                FieldError::new("self_reference", "a profile cannot be its own alternate"),
+            );
+            continue;
+        }
+        let mut next = alternates.get(start).copied();
+        for _ in 0..=alternates.len() {
+            let Some(id) = next else { break };
+            if id == start {
+                errors.add(
+                    path,
+                    FieldError::new(
+                        "alternate_cycle",
+                        "this alternate fails over, directly or through others, back to this profile",
+                    ),
+                );
+                break;
+            }
+            next = alternates.get(id).copied();
+        }
+    }
+    errors
 }
 
 async fn ensure_no_clashes(state: &AppState, document: &ExportDocument) -> ApiResult<()> {
@@ -162,12 +317,12 @@ async fn ensure_no_clashes(state: &AppState, document: &ExportDocument) -> ApiRe
         .into_iter()
         .map(|row| row.id)
         .collect();
-    let mut errors = outmail_types::error::FieldErrors::new();
+    let mut errors = FieldErrors::new();
     for (index, exported) in document.profiles.iter().enumerate() {
         if let Some(name) = existing_names.get(&exported.profile.name.name_key()) {
             errors.add(
                 format!("profiles.{index}.profile.name"),
-                outmail_types::error::FieldError::new(
+                FieldError::new(
                     "duplicate_name",
                     format!("a profile named \"{name}\" already exists here"),
                 ),
@@ -178,7 +333,7 @@ async fn ensure_no_clashes(state: &AppState, document: &ExportDocument) -> ApiRe
         if existing_tenants.iter().any(|id| id == tenant.id.as_str()) {
             errors.add(
                 format!("tenants.{index}.id"),
-                outmail_types::error::FieldError::new(
+                FieldError::new(
                     "duplicate_id",
                     format!("a tenant with ID {} already exists here", tenant.id),
                 ),

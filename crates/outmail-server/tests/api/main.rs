@@ -2,4 +2,7 @@
 
 mod support;
 
+mod inputs;
+mod openapi;
 mod profiles;
+mod settings;

@@ -26,7 +26,10 @@ on_both_backends!(
 );
 
 fn path(answer: &crate::support::Answer) -> String {
-    format!("/api/v1/profiles/{}", answer.json["id"].as_str().expect("id"))
+    format!(
+        "/api/v1/profiles/{}",
+        answer.json["id"].as_str().expect("id")
+    )
 }
 
 async fn a_created_profile_reads_back_with_its_etag_and_location(app: &TestApp) {
@@ -40,7 +43,10 @@ async fn a_created_profile_reads_back_with_its_etag_and_location(app: &TestApp) 
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.etag(), "\"1\"");
     assert_eq!(read.json["profile"]["name"], "Office relay");
-    assert_eq!(read.json["profile"]["transport"]["host"], "smtp.example.com");
+    assert_eq!(
+        read.json["profile"]["transport"]["host"],
+        "smtp.example.com"
+    );
     assert_eq!(read.json["profile"]["transport"]["port"], 587);
     assert!(read.json["created_at"].as_str().unwrap().ends_with('Z'));
 }
@@ -86,7 +92,9 @@ async fn secrets_are_sealed_at_rest(app: &TestApp) {
         for file in ["outmail.db", "outmail.db-wal"] {
             let path = app.data_dir.path().join(file);
             if let Ok(bytes) = std::fs::read(&path) {
-                let found = bytes.windows(CANARIES[0].len()).any(|w| w == CANARIES[0].as_bytes());
+                let found = bytes
+                    .windows(CANARIES[0].len())
+                    .any(|w| w == CANARIES[0].as_bytes());
                 assert!(!found, "{file} holds the password in clear");
             }
         }
@@ -117,7 +125,10 @@ async fn the_list_filters_by_name_and_transport_and_pages(app: &TestApp) {
     let graph = app.get("/api/v1/profiles?transport=graph").await;
     assert_eq!(graph.json["total"], 1);
     assert_eq!(graph.json["items"][0]["transport"], "graph");
-    assert_eq!(graph.json["items"][0]["target"], "https://graph.microsoft.com");
+    assert_eq!(
+        graph.json["items"][0]["target"],
+        "https://graph.microsoft.com"
+    );
 
     let second_page = app.get("/api/v1/profiles?per_page=3&page=2").await;
     assert_eq!(second_page.json["items"].as_array().unwrap().len(), 1);
@@ -142,20 +153,35 @@ async fn a_stale_if_match_is_rejected_with_412(app: &TestApp) {
     let created = app.create_profile(&smtp_draft("Relay")).await;
     let mut draft = smtp_draft("Relay");
     draft["transport"]["auth"]["password"] = json!({"set": true});
-    assert_eq!(app.put(&path(&created), "\"1\"", &draft).await.status, StatusCode::OK);
+    assert_eq!(
+        app.put(&path(&created), "\"1\"", &draft).await.status,
+        StatusCode::OK
+    );
 
     draft["name"] = json!("Someone else's edit");
     let stale = app.put(&path(&created), "\"1\"", &draft).await;
     assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
     assert_eq!(stale.json["code"], "version_mismatch");
-    assert_eq!(stale.etag(), "\"2\"", "the answer names the current version");
-    assert_eq!(app.get(&path(&created)).await.json["profile"]["name"], "Relay");
+    assert_eq!(
+        stale.etag(),
+        "\"2\"",
+        "the answer names the current version"
+    );
+    assert_eq!(
+        app.get(&path(&created)).await.json["profile"]["name"],
+        "Relay"
+    );
 }
 
 async fn an_update_without_if_match_is_rejected_with_428(app: &TestApp) {
     let created = app.create_profile(&smtp_draft("Relay")).await;
     let answer = app
-        .call(Method::PUT, &path(&created), Some(&smtp_draft("Relay")), &[])
+        .call(
+            Method::PUT,
+            &path(&created),
+            Some(&smtp_draft("Relay")),
+            &[],
+        )
         .await;
     assert_eq!(answer.status, StatusCode::PRECONDITION_REQUIRED);
     assert_eq!(answer.json["code"], "if_match_required");
@@ -165,7 +191,9 @@ async fn an_update_without_if_match_is_rejected_with_428(app: &TestApp) {
 
 async fn a_name_taken_in_another_case_is_a_409_on_the_name(app: &TestApp) {
     app.create_profile(&smtp_draft("Office Relay")).await;
-    let clash = app.post("/api/v1/profiles", &smtp_draft("office relay")).await;
+    let clash = app
+        .post("/api/v1/profiles", &smtp_draft("office relay"))
+        .await;
     assert_eq!(clash.status, StatusCode::CONFLICT);
     assert_eq!(clash.field_codes("name"), vec!["duplicate_name"]);
 }
@@ -176,7 +204,12 @@ async fn changing_the_host_without_the_password_again_is_refused(app: &TestApp) 
     moved["transport"]["host"] = json!("smtp.elsewhere.example");
     moved["transport"]["auth"]["password"] = json!({"set": true});
     let refused = app.put(&path(&created), "\"1\"", &moved).await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
     assert_eq!(
         refused.field_codes("transport.auth.password"),
         vec!["destination_changed"]
@@ -186,13 +219,18 @@ async fn changing_the_host_without_the_password_again_is_refused(app: &TestApp) 
     moved["transport"]["auth"]["password"] = json!({"value": CANARIES[0]});
     let accepted = app.put(&path(&created), "\"1\"", &moved).await;
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.text);
-    assert_eq!(accepted.json["profile"]["transport"]["host"], "smtp.elsewhere.example");
+    assert_eq!(
+        accepted.json["profile"]["transport"]["host"],
+        "smtp.elsewhere.example"
+    );
 }
 
 async fn a_get_view_sent_back_unchanged_keeps_the_secrets(app: &TestApp) {
     let created = app.create_profile(&graph_draft("Graph")).await;
     let view = app.get(&path(&created)).await;
-    let resent = app.put(&path(&created), &view.etag(), &view.json["profile"]).await;
+    let resent = app
+        .put(&path(&created), &view.etag(), &view.json["profile"])
+        .await;
     assert_eq!(resent.status, StatusCode::OK, "{}", resent.text);
     assert_eq!(
         resent.json["profile"]["transport"]["oauth"]["client_secret"],
@@ -206,7 +244,10 @@ async fn a_secret_can_be_cleared_only_when_optional(app: &TestApp) {
     draft["transport"]["auth"]["password"] = json!({"set": false});
     let refused = app.put(&path(&created), "\"1\"", &draft).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(refused.field_codes("transport.auth.password"), vec!["required"]);
+    assert_eq!(
+        refused.field_codes("transport.auth.password"),
+        vec!["required"]
+    );
 
     // A proxy password goes with a proxy username: set with it, cleared when the username goes.
     let mut with_proxy = smtp_draft("Relay");
@@ -217,12 +258,18 @@ async fn a_secret_can_be_cleared_only_when_optional(app: &TestApp) {
     });
     let set = app.put(&path(&created), "\"1\"", &with_proxy).await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text);
-    assert_eq!(set.json["profile"]["proxy"]["password"], json!({"set": true}));
+    assert_eq!(
+        set.json["profile"]["proxy"]["password"],
+        json!({"set": true})
+    );
     with_proxy["proxy"]["username"] = Value::Null;
     with_proxy["proxy"]["password"] = json!({"set": false});
     let cleared = app.put(&path(&created), "\"2\"", &with_proxy).await;
     assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.text);
-    assert_eq!(cleared.json["profile"]["proxy"]["password"], json!({"set": false}));
+    assert_eq!(
+        cleared.json["profile"]["proxy"]["password"],
+        json!({"set": false})
+    );
 }
 
 async fn a_deleted_profile_is_gone_and_a_stale_delete_is_refused(app: &TestApp) {
@@ -235,7 +282,8 @@ async fn a_deleted_profile_is_gone_and_a_stale_delete_is_refused(app: &TestApp) 
     let id = created.json["id"].as_str().unwrap();
     let secrets = app.store.profile_secrets(id).await;
     assert!(
-        matches!(&secrets, Err(outmail_store::StoreError::NotFound)) || matches!(&secrets, Ok(s) if s.is_empty()),
+        matches!(&secrets, Err(outmail_store::StoreError::NotFound))
+            || matches!(&secrets, Ok(s) if s.is_empty()),
         "the secrets went with the profile: {secrets:?}"
     );
 }
@@ -246,18 +294,34 @@ async fn a_profile_in_use_cannot_be_deleted(app: &TestApp) {
     let mut draft = smtp_draft("Primary");
     draft["transport"]["auth"]["password"] = json!({"set": true});
     draft["alternate_profile_id"] = backup.json["id"].clone();
-    assert_eq!(app.put(&path(&primary), "\"1\"", &draft).await.status, StatusCode::OK);
+    assert_eq!(
+        app.put(&path(&primary), "\"1\"", &draft).await.status,
+        StatusCode::OK
+    );
 
     let refused = app.delete(&path(&backup), "\"1\"").await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.json["code"], "in_use");
-    assert!(refused.json["message"].as_str().unwrap().contains("Primary"));
+    assert!(
+        refused.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("Primary")
+    );
 
-    let settings = json!({"sending_enabled": true, "default_profile_id": primary.json["id"]});
-    assert_eq!(app.put("/api/v1/settings", "\"0\"", &settings).await.status, StatusCode::OK);
+    let settings = json!({"sending_enabled": true, "tenant_support_allowed": false, "attach_system_info": true, "default_profile_id": primary.json["id"]});
+    assert_eq!(
+        app.put("/api/v1/settings", "\"0\"", &settings).await.status,
+        StatusCode::OK
+    );
     let refused = app.delete(&path(&primary), "\"2\"").await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
-    assert!(refused.json["message"].as_str().unwrap().contains("global settings"));
+    assert!(
+        refused.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("global settings")
+    );
 }
 
 async fn a_duplicate_copies_settings_and_secrets_under_a_free_name(app: &TestApp) {
@@ -272,13 +336,19 @@ async fn a_duplicate_copies_settings_and_secrets_under_a_free_name(app: &TestApp
     );
     let second = app.post(&copy_path, &json!({})).await;
     assert_eq!(second.json["profile"]["name"], "Copy of Relay (2)");
-    let named = app.post(&copy_path, &json!({"name": "Relay for tenant B"})).await;
+    let named = app
+        .post(&copy_path, &json!({"name": "Relay for tenant B"}))
+        .await;
     assert_eq!(named.json["profile"]["name"], "Relay for tenant B");
     let clash = app.post(&copy_path, &json!({"name": "relay"})).await;
     assert_eq!(clash.status, StatusCode::CONFLICT);
     let copy_id = first.json["id"].as_str().unwrap();
     use outmail_store::ExposeSecret;
-    let secret = app.store.open_secret(copy_id, "transport.auth.password").await.unwrap();
+    let secret = app
+        .store
+        .open_secret(copy_id, "transport.auth.password")
+        .await
+        .unwrap();
     assert_eq!(secret.unwrap().expose_secret(), CANARIES[0]);
 }
 
@@ -287,7 +357,10 @@ async fn an_alternate_must_exist_and_must_not_lead_back(app: &TestApp) {
     draft["alternate_profile_id"] = json!("no-such-profile");
     let unknown = app.post("/api/v1/profiles", &draft).await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(unknown.field_codes("alternate_profile_id"), vec!["unknown_profile"]);
+    assert_eq!(
+        unknown.field_codes("alternate_profile_id"),
+        vec!["unknown_profile"]
+    );
 
     let a = app.create_profile(&smtp_draft("A")).await;
     let mut b_draft = smtp_draft("B");
@@ -298,12 +371,18 @@ async fn an_alternate_must_exist_and_must_not_lead_back(app: &TestApp) {
     a_draft["transport"]["auth"]["password"] = json!({"set": true});
     a_draft["alternate_profile_id"] = a.json["id"].clone();
     let own = app.put(&path(&a), "\"1\"", &a_draft).await;
-    assert_eq!(own.field_codes("alternate_profile_id"), vec!["self_reference"]);
+    assert_eq!(
+        own.field_codes("alternate_profile_id"),
+        vec!["self_reference"]
+    );
 
     a_draft["alternate_profile_id"] = b.json["id"].clone();
     let cycle = app.put(&path(&a), "\"1\"", &a_draft).await;
     assert_eq!(cycle.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(cycle.field_codes("alternate_profile_id"), vec!["alternate_cycle"]);
+    assert_eq!(
+        cycle.field_codes("alternate_profile_id"),
+        vec!["alternate_cycle"]
+    );
 }
 
 async fn an_unknown_profile_is_404(app: &TestApp) {

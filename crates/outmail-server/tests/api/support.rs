@@ -115,12 +115,17 @@ impl TestApp {
             );
         };
         let name = format!("api_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url).await.expect("connect to PostgreSQL");
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to PostgreSQL");
         sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await
             .expect("create test database");
-        let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin_url);
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(base, _)| base)
+            .unwrap_or(&admin_url);
         let url = format!("{base}/{name}");
         let data_dir = tempfile::tempdir().expect("temp dir");
         Some(Self::open(data_dir, &url, Some((admin_url, name))).await)
@@ -128,7 +133,9 @@ impl TestApp {
 
     async fn open(data_dir: tempfile::TempDir, url: &str, pg: Option<(String, String)>) -> Self {
         let keyring = Keyring::load(data_dir.path()).expect("keyring");
-        let store = Store::connect(url, StoreOptions::new(keyring)).await.expect("store");
+        let store = Store::connect(url, StoreOptions::new(keyring))
+            .await
+            .expect("store");
         let state = AppState {
             leptos_options: site::leptos_options(
                 std::path::Path::new("/nonexistent-site"),
@@ -155,7 +162,8 @@ impl TestApp {
     ) -> Answer {
         let raw = body.map(|json| json.to_string());
         let content_type = raw.as_ref().map(|_| "application/json");
-        self.call_raw(method, path, raw.as_deref(), content_type, headers).await
+        self.call_raw(method, path, raw.as_deref(), content_type, headers)
+            .await
     }
 
     /// Sends exactly these bytes with this content type: for malformed input.
@@ -175,12 +183,25 @@ impl TestApp {
             request = request.header(*name, *value);
         }
         let request = request
-            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+            .body(
+                body.map(|b| Body::from(b.to_string()))
+                    .unwrap_or_else(Body::empty),
+            )
             .expect("request");
-        let response = self.router.clone().oneshot(request).await.expect("infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         self.bodies.lock().unwrap().push(text.clone());
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -201,11 +222,13 @@ impl TestApp {
     }
 
     pub async fn put(&self, path: &str, etag: &str, body: &Value) -> Answer {
-        self.call(Method::PUT, path, Some(body), &[("if-match", etag)]).await
+        self.call(Method::PUT, path, Some(body), &[("if-match", etag)])
+            .await
     }
 
     pub async fn delete(&self, path: &str, etag: &str) -> Answer {
-        self.call(Method::DELETE, path, None, &[("if-match", etag)]).await
+        self.call(Method::DELETE, path, None, &[("if-match", etag)])
+            .await
     }
 
     /// Creates a profile and returns its answer, asserting 201.
@@ -219,16 +242,21 @@ impl TestApp {
     pub async fn finish(self) {
         for body in self.bodies.lock().unwrap().iter() {
             for canary in CANARIES {
-                assert!(!body.contains(canary), "a response carried a secret: {body}");
+                assert!(
+                    !body.contains(canary),
+                    "a response carried a secret: {body}"
+                );
             }
         }
         self.store.close().await;
         if let Some((admin_url, name)) = &self.pg_database {
             let mut admin = PgConnection::connect(admin_url).await.expect("connect");
-            sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut admin)
-                .await
-                .expect("drop test database");
+            sqlx::query(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await
+            .expect("drop test database");
         }
     }
 }

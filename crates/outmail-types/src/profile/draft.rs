@@ -22,27 +22,49 @@ fn yes() -> bool {
 /// inputs as they are. See [`super::examples`] for one complete JSON document per transport.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, bound = "S: SecretField")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(description = "A mail-server profile in its draft shape: the body of \
+        `POST`/`PUT /api/v1/profiles`, and (with `{\"set\": bool}` secrets) the `profile` of a \
+        GET. Optional strings may be `null`, missing or `\"\"` (all mean \"not set\"); \
+        validation errors come back as a 422 keyed by field path.")
+)]
 pub struct ProfileDraft<S = SecretInput> {
+    /// 1–100 characters, one line; unique among profiles (ignoring case and repeated spaces).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "Office relay"))]
     pub name: String,
+    /// A free-text note shown in the admin UI; up to 1,000 characters.
     #[serde(default)]
     pub description: Option<String>,
     pub transport: TransportDraft<S>,
     pub sender: SenderDraft,
     #[serde(default)]
     pub signature: Option<String>,
-    /// Seconds; missing means the default (300).
+    /// Seconds within which an identical alert to the same recipient is suppressed, 0–86400
+    /// (0 = off); missing means the default (300).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 86400, example = 300)
+    )]
     pub send_frequency: Option<i64>,
+    /// The ID of the profile to fail over to.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "backup-relay"))]
     pub alternate_profile_id: Option<String>,
     #[serde(default)]
     pub proxy: Option<ProxyDraft<S>>,
+    /// Allow UTF-8 in addresses and headers (SMTPUTF8); off means ASCII addresses only.
     #[serde(default)]
     pub utf8_headers: bool,
 }
 
 /// The transport, tagged by `"kind"`: `smtp`, `local`, `ews` or `graph`.
+///
+/// Its OpenAPI schema is written by hand (`crate::openapi`): the derived one would put the
+/// variant's `deny_unknown_fields` object and the `kind` tag in an `allOf`, which rejects `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", bound = "S: SecretField")]
 pub enum TransportDraft<S = SecretInput> {
@@ -66,11 +88,18 @@ impl<S> TransportDraft<S> {
 /// SMTP to a remote host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, bound = "S: SecretField")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SmtpDraft<S = SecretInput> {
+    /// A DNS name (Unicode or punycode) or an IP address.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "smtp.example.com"))]
     pub host: String,
-    /// Missing means the default for `security` (25 / 587 / 465).
+    /// 1–65535; missing means the default for `security` (25 / 587 / 465).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 65535, example = 587)
+    )]
     pub port: Option<i64>,
     pub security: Security,
     /// A PEM CA certificate to trust for this server (an internal CA or a self-signed server
@@ -79,6 +108,7 @@ pub struct SmtpDraft<S = SecretInput> {
     pub ca_certificate: Option<String>,
     /// The name sent in EHLO; missing means the server picks (usually its host name).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "app.example.com"))]
     pub ehlo_name: Option<String>,
     pub auth: AuthDraft<S>,
 }
@@ -86,17 +116,25 @@ pub struct SmtpDraft<S = SecretInput> {
 /// The MTA on this machine (`sendmail -t`-style).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LocalDraft {
-    /// Missing means `/usr/sbin/sendmail`.
+    /// An absolute path; missing means `/usr/sbin/sendmail`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "/usr/sbin/sendmail"))]
     pub sendmail_path: Option<String>,
 }
 
 /// Exchange Web Services.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, bound = "S: SecretField")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EwsDraft<S = SecretInput> {
+    /// The `https://` URL of `Exchange.asmx`.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "https://mail.corp.example.com/EWS/Exchange.asmx")
+    )]
     pub url: String,
     pub auth: AuthDraft<S>,
     /// Missing means `Exchange2013_SP1`.
@@ -107,17 +145,20 @@ pub struct EwsDraft<S = SecretInput> {
 /// Microsoft Graph `sendMail` (OAuth only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, bound = "S: SecretField")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GraphDraft<S = SecretInput> {
     pub endpoint: GraphEndpointDraft,
     pub oauth: OAuthDraft<S>,
     /// Graph's own default is to save a copy; so is ours.
     #[serde(default = "yes")]
+    #[cfg_attr(feature = "openapi", schema(default = true))]
     pub save_to_sent_items: bool,
 }
 
 /// Which Graph service to call, tagged by `"kind"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GraphEndpointDraft {
     /// `https://graph.microsoft.com`
     Global,
@@ -130,12 +171,14 @@ pub enum GraphEndpointDraft {
     /// Any HTTPS base URL (http on loopback): fakes and proxies.
     Custom {
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(example = "http://127.0.0.1:8025/graph"))]
         url: String,
     },
 }
 
 /// The `RequestServerVersion` sent to EWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EwsVersion {
     #[serde(rename = "Exchange2010_SP2")]
     Exchange2010Sp2,
@@ -175,6 +218,7 @@ impl EwsVersion {
     deny_unknown_fields,
     bound = "S: SecretField"
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AuthDraft<S = SecretInput> {
     None,
     Basic {
@@ -204,9 +248,10 @@ pub enum AuthDraft<S = SecretInput> {
     },
 }
 
-/// The SASL mechanism for SMTP basic authentication.
+/// The SASL mechanism for SMTP basic authentication: `auto` uses PLAIN if offered, else LOGIN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BasicMechanism {
     /// PLAIN if offered, else LOGIN.
     #[default]
@@ -220,6 +265,7 @@ pub enum BasicMechanism {
 /// the ones the flow does not use are ignored (and cleared on save).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, bound = "S: SecretField")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OAuthDraft<S = SecretInput> {
     pub preset: OAuthPreset,
     /// Microsoft only; missing means `public`.
@@ -227,9 +273,17 @@ pub struct OAuthDraft<S = SecretInput> {
     pub authority: Option<Authority>,
     /// Microsoft only: the directory (tenant) ID, a GUID.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "72f988bf-86f1-41af-91ab-2d7cd011db47")
+    )]
     pub tenant_id: Option<String>,
     /// The application (client) ID: a GUID for Microsoft.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "0b8f3c9e-5d2a-4e7b-9a1c-3f6d8e2b1a4c")
+    )]
     pub client_id: String,
     pub flow: FlowDraft,
     /// Required for `custom`; for presets it is derived (leave empty).
@@ -240,6 +294,10 @@ pub struct OAuthDraft<S = SecretInput> {
     pub authorize_url: Option<String>,
     /// Space-separated; empty means the preset's defaults (required for `custom`).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "https://graph.microsoft.com/Mail.Send offline_access")
+    )]
     pub scopes: Option<String>,
     #[serde(default, skip_serializing_if = "SecretField::is_omitted")]
     pub client_secret: S,
@@ -251,15 +309,22 @@ pub struct OAuthDraft<S = SecretInput> {
     pub refresh_token: S,
 }
 
-/// The OAuth grant, tagged by `"kind"`.
+/// The OAuth grant, tagged by `"kind"`: `client_credentials` (app-only) or
+/// `authorization_code` (delegated: an admin signs in once, the refresh token is kept).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FlowDraft {
     ClientCredentials {
         credential: CredentialDraft,
     },
     AuthorizationCode {
+        /// Where the provider sends the admin back after consent (registered with the app).
         #[serde(default)]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(example = "https://outmail.example.com/oauth/callback")
+        )]
         redirect_url: String,
     },
 }
@@ -277,9 +342,11 @@ impl FlowDraft {
 /// private key itself is in [`OAuthDraft`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CredentialDraft {
     Secret,
     Certificate {
+        /// The PEM certificate whose private key (`private_key`) signs the client assertion.
         #[serde(default)]
         certificate: String,
     },
@@ -288,17 +355,26 @@ pub enum CredentialDraft {
 /// The sender of system mail.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SenderDraft {
     /// `a@b.c`, `Name <a@b.c>` or `"Name" <a@b.c>`.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "\"Example Alerts\" <alerts@example.com>")
+    )]
     pub address: String,
     /// Overrides a name given in `address`; must not contradict it.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// A mailbox for replies (`Name <a@b.c>` accepted).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "helpdesk@example.com"))]
     pub reply_to: Option<String>,
+    /// The "send as the acting user" option.
     #[serde(default)]
     pub send_as_acting_user: bool,
+    /// The "a template's From overrides" option.
     #[serde(default)]
     pub template_from_overrides: bool,
 }
@@ -306,11 +382,18 @@ pub struct SenderDraft {
 /// An outbound proxy for SMTP and HTTP transports and token calls.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, bound = "S: SecretField")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProxyDraft<S = SecretInput> {
     pub kind: ProxyKind,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "proxy.example.com"))]
     pub host: String,
+    /// 1–65535; required.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 65535, example = 1080)
+    )]
     pub port: Option<i64>,
     #[serde(default)]
     pub username: Option<String>,
@@ -321,6 +404,7 @@ pub struct ProxyDraft<S = SecretInput> {
 /// HTTP CONNECT or SOCKS5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ProxyKind {
     Http,
     Socks5,

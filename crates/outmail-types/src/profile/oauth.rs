@@ -13,15 +13,19 @@ use crate::url::HttpsUrl;
 /// `custom` takes everything as entered (also what tests use for a loopback fake).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OAuthPreset {
     Microsoft365,
     Google,
     Custom,
 }
 
-/// The Microsoft Entra ID sign-in host (national clouds have their own). Microsoft only.
+/// The Microsoft Entra ID sign-in host (national clouds have their own). Microsoft only:
+/// `public` (login.microsoftonline.com), `us_gov` (login.microsoftonline.us: GCC High and DoD),
+/// `china` (login.chinacloudapi.cn, operated by 21Vianet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Authority {
     /// login.microsoftonline.com
     #[default]
@@ -94,6 +98,7 @@ impl Cloud {
 /// Which transport a profile uses, without its settings (lists, filters, scope defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TransportKind {
     Smtp,
     Local,

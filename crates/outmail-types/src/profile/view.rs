@@ -13,9 +13,13 @@ use super::values::ProfileId;
 
 /// One secret the profile uses, and whether a value is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SecretState {
     pub slot: SecretSlot,
+    /// Whether saving without it is an error (never for a refresh token, which comes from
+    /// consent after saving).
     pub required: bool,
+    /// Whether a value is stored.
     pub set: bool,
 }
 
@@ -24,12 +28,23 @@ pub struct SecretState {
 /// `profile` has the draft shape with `{"set": bool}` in every secret field, so a client can
 /// edit it and send it back as the PUT body unchanged: `{"set": true}` means keep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProfileView {
     pub id: ProfileId,
     /// Increments on every update; the ETag, and what `If-Match` must carry.
+    #[cfg_attr(feature = "openapi", schema(example = 3))]
     pub version: i64,
-    /// RFC 3339 timestamps.
+    /// RFC 3339 timestamp.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(format = DateTime, example = "2025-01-31T09:30:00Z")
+    )]
     pub created_at: String,
+    /// RFC 3339 timestamp.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(format = DateTime, example = "2025-02-01T17:05:12Z")
+    )]
     pub updated_at: String,
     pub profile: ProfileDraft<SecretStatus>,
     /// The secrets the profile uses (a subset of the fields in `profile`), for banners such
@@ -70,13 +85,21 @@ impl ProfileView {
 
 /// A profile in a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProfileSummary {
     pub id: ProfileId,
+    #[cfg_attr(feature = "openapi", schema(example = "Office relay"))]
     pub name: String,
     pub transport: TransportKind,
     /// Where it sends: `smtp.example.com:587 (starttls)`, the EWS URL, the Graph base URL or the
     /// sendmail path.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "smtp.example.com:587 (starttls)")
+    )]
     pub target: String,
+    /// The profile's current version (its ETag).
+    #[cfg_attr(feature = "openapi", schema(example = 3))]
     pub version: i64,
 }
 

@@ -1,0 +1,136 @@
+//! The OpenAPI document: served, complete, and routed.
+
+use axum::http::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::support::TestApp;
+
+/// Every operation the API has. A route added without documentation, or documentation for a
+/// route that is gone, makes this list disagree with the document.
+const OPERATIONS: [(&str, &str); 21] = [
+    ("get", "/health"),
+    ("get", "/profiles"),
+    ("post", "/profiles"),
+    ("get", "/profiles/{id}"),
+    ("put", "/profiles/{id}"),
+    ("delete", "/profiles/{id}"),
+    ("post", "/profiles/{id}/duplicate"),
+    ("get", "/settings"),
+    ("put", "/settings"),
+    ("get", "/tenants"),
+    ("post", "/tenants"),
+    ("get", "/tenants/{id}"),
+    ("put", "/tenants/{id}"),
+    ("delete", "/tenants/{id}"),
+    ("get", "/tenants/{id}/effective"),
+    ("get", "/routing-rules"),
+    ("post", "/routing-rules"),
+    ("get", "/routing-rules/{id}"),
+    ("put", "/routing-rules/{id}"),
+    ("delete", "/routing-rules/{id}"),
+    ("get", "/export"),
+];
+
+fn documented_operations(document: &Value) -> Vec<(String, String)> {
+    let mut operations = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "delete", "patch"] {
+            if item.get(method).is_some() {
+                operations.push((method.to_string(), path.clone()));
+            }
+        }
+    }
+    operations.sort();
+    operations
+}
+
+fn refs(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                found.push(target.clone());
+            }
+            map.values().for_each(|child| refs(child, found));
+        }
+        Value::Array(items) => items.iter().for_each(|child| refs(child, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_document_lists_every_route_and_every_reference_resolves() {
+    let app = TestApp::sqlite().await;
+    let answer = app.get("/api/v1/openapi.json").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let document = answer.json.clone();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["servers"][0]["url"], "/api/v1");
+
+    let mut expected: Vec<(String, String)> = OPERATIONS
+        .iter()
+        .chain(&[("post", "/import")])
+        .map(|(method, path)| (method.to_string(), path.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(documented_operations(&document), expected);
+
+    let mut found = Vec::new();
+    refs(&document, &mut found);
+    assert!(found.len() > 20, "the bodies refer to schemas: {found:?}");
+    for target in found {
+        let name = target
+            .strip_prefix("#/components/schemas/")
+            .expect("a schema ref");
+        assert!(
+            document["components"]["schemas"].get(name).is_some(),
+            "{target} does not resolve"
+        );
+    }
+    // Every operation that can fail on input says so with the error schema.
+    for (method, path) in documented_operations(&document) {
+        let operation = &document["paths"][&path][&method];
+        if ["post", "put", "delete"].contains(&method.as_str()) {
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|status| status.starts_with('4')),
+                "{method} {path} documents no 4xx"
+            );
+        }
+    }
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed() {
+    let app = TestApp::sqlite().await;
+    let document = app.get("/api/v1/openapi.json").await.json;
+    for (method, path) in documented_operations(&document) {
+        let url = format!("/api/v1{}", path.replace("{id}", "no-such-id"));
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let body = serde_json::json!({});
+        let with_body = [Method::POST, Method::PUT].contains(&method);
+        let answer = app
+            .call(
+                method.clone(),
+                &url,
+                with_body.then_some(&body),
+                &[("if-match", "\"1\"")],
+            )
+            .await;
+        assert_ne!(
+            answer.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {url}"
+        );
+        assert_ne!(
+            answer.json["message"], "no such API route; see /api/v1/openapi.json",
+            "{method} {url} is documented but not routed"
+        );
+        assert!(
+            !answer.status.is_server_error(),
+            "{method} {url}: {}",
+            answer.text
+        );
+    }
+    app.finish().await;
+}
