@@ -135,7 +135,6 @@ echo "backend:  $BACKEND"
 echo "wrk:      $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), -t$THREADS, $DURATION per run after $WARMUP warm-up"
 echo "outmail:  GET /api/v1/profiles?per_page=$PER_PAGE with $PROFILES profiles stored"
 echo "reference: GET /profiles on a bare axum handler, the same page shape from memory"
-echo
 
 # ---------------------------------------------------------------------------------------------
 log "building outmail and the reference server (release)"

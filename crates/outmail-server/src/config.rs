@@ -314,16 +314,14 @@ mod tests {
 
     #[test]
     fn a_malformed_bind_flag_is_refused_with_its_name() {
-        let error = parse(&["--bind", "localhost"]).err().expect("refused");
+        let error = parse(&["--bind", "localhost"]).expect_err("refused");
         let message = error.to_string();
         assert!(message.contains("--bind"), "{message}");
     }
 
     #[test]
     fn an_unknown_database_scheme_is_refused() {
-        let error = parse(&["--database-url", "mysql://x"])
-            .err()
-            .expect("refused");
+        let error = parse(&["--database-url", "mysql://x"]).expect_err("refused");
         assert!(
             error.to_string().contains("sqlite: or postgres://"),
             "{error}"
@@ -332,7 +330,7 @@ mod tests {
 
     #[test]
     fn a_bad_log_filter_is_refused() {
-        let error = parse(&["--log", "outmail=[["]).err().expect("refused");
+        let error = parse(&["--log", "outmail=[["]).expect_err("refused");
         assert!(error.to_string().contains("--log"), "{error}");
     }
 

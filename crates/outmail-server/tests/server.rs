@@ -45,8 +45,7 @@ impl TestApp {
     }
 
     async fn get(&self, path: &str) -> (u16, String, String) {
-        let response = http_get(&self.url(path)).await;
-        response
+        http_get(&self.url(path)).await
     }
 
     async fn shut_down(mut self) -> std::io::Result<()> {

@@ -848,10 +848,24 @@ mod tests {
             g.support_address.unwrap().to_string(),
             "\"Support\" <support@example.com>"
         );
-        let e =
-            global(json!({"default_profile_id": "a b", "support_address": "nope"})).unwrap_err();
+        let e = global(json!({
+            "sending_enabled": true,
+            "tenant_support_allowed": false,
+            "attach_system_info": true,
+            "default_profile_id": "a b",
+            "support_address": "nope"
+        }))
+        .unwrap_err();
         assert!(e.has("default_profile_id", "invalid_format"));
         assert!(e.has("support_address", "missing_at"));
+    }
+
+    #[test]
+    fn a_missing_switch_is_refused_rather_than_read_as_off() {
+        let missing: Result<GlobalSettingsDraft, _> =
+            serde_json::from_value(json!({"default_profile_id": "relay"}));
+        let message = missing.unwrap_err().to_string();
+        assert!(message.contains("sending_enabled"), "{message}");
     }
 
     #[test]

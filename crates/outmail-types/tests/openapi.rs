@@ -556,7 +556,8 @@ fn rule_drafts() -> [Value; 2] {
 #[test]
 fn settings_tenant_and_rule_drafts_and_their_validated_forms_match_their_schemas() {
     accepted::<GlobalSettingsDraft>("GlobalSettingsDraft", &global_draft());
-    accepted::<GlobalSettingsDraft>("GlobalSettingsDraft", &json!({}));
+    // A missing switch is refused, not read as off.
+    refused::<GlobalSettingsDraft>("GlobalSettingsDraft", &json!({}));
     let global: GlobalSettings = serde_json::from_value(global_draft()).unwrap();
     serialises_valid("GlobalSettings", &global);
     serialises_valid("GlobalSettings", &GlobalSettings::default());

@@ -6,3 +6,4 @@ mod inputs;
 mod openapi;
 mod profiles;
 mod settings;
+mod system;
