@@ -64,7 +64,10 @@ die() {
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+# A target folder of its own: this build has neither the environment nor the features of the
+# cargo-leptos release build, and sharing target/ would make each rebuild the other.
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/bench}
+export CARGO_TARGET_DIR=$TARGET_DIR
 OUTMAIL_BIN="$TARGET_DIR/release/outmail"
 REFERENCE_BIN="$TARGET_DIR/release/examples/bare_json"
 
@@ -195,22 +198,37 @@ opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def draft(n):
-    # The SMTP example of outmail-types' profile draft: remote host, STARTTLS, basic auth.
+    # outmail-types' `profile::examples::SMTP_BASIC` (STARTTLS, basic auth, a sealed password,
+    # sender with reply-to, a signature), numbered; without `alternate_profile_id`, which must
+    # name a stored profile.
     return {
         "name": f"bench-{n:04d}",
-        "description": "benchmark profile",
+        "description": "Main outgoing relay",
         "transport": {
             "kind": "smtp",
             "host": "smtp.example.com",
             "port": 587,
             "security": "starttls",
+            "ca_certificate": None,
+            "ehlo_name": "app.example.com",
             "auth": {
                 "kind": "basic",
                 "username": "alerts@example.com",
-                "password": {"value": "bench-password"},
+                "password": {"value": "correct horse battery staple"},
+                "mechanism": "auto",
             },
         },
-        "sender": {"address": "Alerts <alerts@example.com>"},
+        "sender": {
+            "address": '"Example Alerts" <alerts@example.com>',
+            "display_name": None,
+            "reply_to": "helpdesk@example.com",
+            "send_as_acting_user": False,
+            "template_from_overrides": True,
+        },
+        "signature": "-- \nThe Example operations team",
+        "send_frequency": 300,
+        "proxy": None,
+        "utf8_headers": False,
     }
 
 

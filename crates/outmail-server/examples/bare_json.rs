@@ -7,7 +7,9 @@
 //! state beyond the body, and the same runtime setup as the real server (`#[tokio::main]`,
 //! multi-threaded, `axum::serve`).
 //!
-//!     cargo run --release -p outmail-server --example bare_json -- [PORT]
+//! ```text
+//! cargo run --release -p outmail-server --example bare_json -- [PORT]
+//! ```
 //!
 //! Binds 127.0.0.1 (port 0, the default, picks a free one) and prints `listening on http://ADDR`.
 

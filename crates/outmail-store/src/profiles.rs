@@ -13,7 +13,7 @@ use crate::{Store, StoreError, in_write_tx, missing_or_stale, new_id, now_ms, wi
 /// The profile columns in `ProfileRow` order, as a literal so `concat!` can build whole queries.
 macro_rules! profile_columns {
     () => {
-        "id, name, name_key, transport, document, version, created_at, updated_at"
+        "id, name, name_key, transport, target, document, version, created_at, updated_at"
     };
 }
 
@@ -140,14 +140,15 @@ impl Store {
 
         let row = in_write_tx!(self, tx => {
             let row = sqlx::query_as::<_, ProfileRow>(concat!(
-                "INSERT INTO profiles (id, name, name_key, transport, document, version, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING ",
+                "INSERT INTO profiles (id, name, name_key, transport, target, document, version, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING ",
                 profile_columns!()
             ))
             .bind(&id)
             .bind(&profile.name)
             .bind(&profile.name_key)
             .bind(&profile.transport)
+            .bind(&profile.target)
             .bind(&profile.document)
             .bind(now)
             .fetch_one(&mut *tx)
@@ -212,8 +213,9 @@ impl Store {
             // The version check and the write are one statement, so two writers holding the same
             // version cannot both match: the second finds the bumped version and no row.
             let updated = sqlx::query_as::<_, ProfileRow>(concat!(
-                "UPDATE profiles SET name = $3, name_key = $4, transport = $5, document = $6, \
-                 version = version + 1, updated_at = $7 WHERE id = $1 AND version = $2 RETURNING ",
+                "UPDATE profiles SET name = $3, name_key = $4, transport = $5, target = $6, \
+                 document = $7, version = version + 1, updated_at = $8 \
+                 WHERE id = $1 AND version = $2 RETURNING ",
                 profile_columns!()
             ))
             .bind(id)
@@ -221,6 +223,7 @@ impl Store {
             .bind(&profile.name)
             .bind(&profile.name_key)
             .bind(&profile.transport)
+            .bind(&profile.target)
             .bind(&profile.document)
             .bind(now)
             .fetch_optional(&mut *tx)

@@ -17,6 +17,9 @@ pub struct ProfileRow {
     /// The lowercase form of `name`; unique, so names differing only in case collide.
     pub name_key: String,
     pub transport: String,
+    /// A one-line summary of where the profile sends, for lists that should not decode every
+    /// document; empty for rows written before the column existed.
+    pub target: String,
     pub document: String,
     pub version: i64,
     pub created_at: i64,
@@ -30,6 +33,8 @@ pub struct ProfileWrite {
     /// Must be the lowercase form of `name` (the list filter matches against it).
     pub name_key: String,
     pub transport: String,
+    /// See [`ProfileRow::target`].
+    pub target: String,
     pub document: String,
 }
 

@@ -37,6 +37,7 @@ fn profile(name: &str, transport: &str) -> ProfileWrite {
         name: name.to_owned(),
         name_key: name.to_lowercase(),
         transport: transport.to_owned(),
+        target: format!("{name}.example:587 (starttls)"),
         document: format!(r#"{{"name":"{name}"}}"#),
     }
 }

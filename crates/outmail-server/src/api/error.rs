@@ -140,3 +140,11 @@ impl From<outmail_store::StoreError> for ApiFailure {
         }
     }
 }
+
+/// `StoreError::NotFound` named after what was looked for.
+pub fn not_found_as(what: &str, error: outmail_store::StoreError) -> ApiFailure {
+    match error {
+        outmail_store::StoreError::NotFound => ApiFailure::not_found(what),
+        other => other.into(),
+    }
+}

@@ -18,6 +18,7 @@ pub mod extract;
 pub mod json;
 pub mod profiles;
 pub mod references;
+pub mod respond;
 pub mod routing;
 pub mod settings;
 pub mod tenants;

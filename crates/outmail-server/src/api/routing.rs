@@ -1,11 +1,6 @@
 //! `/api/v1/routing-rules`: mail from a sender address or domain goes through a given profile.
 
-use axum::{
-    Json,
-    extract::State,
-    http::{HeaderValue, StatusCode, header},
-    response::Response,
-};
+use axum::{Json, extract::State, http::StatusCode, response::Response};
 use outmail_store::{RoutingRuleRow, RoutingRuleWrite};
 use outmail_types::error::ApiError;
 use outmail_types::settings::{RoutingRule, RoutingRuleDraft};
@@ -13,12 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     documents::{decode, encode, rfc3339},
-    error::{ApiFailure, ApiResult},
+    error::{ApiFailure, ApiResult, not_found_as},
     etag::IfMatch,
     extract::ApiPath,
     json::ApiJson,
-    profiles::{not_found_as, with_etag},
     references,
+    respond::{created, with_etag},
 };
 use crate::state::AppState;
 
@@ -81,11 +76,8 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let write = validate(&state, &draft).await?;
     let row = state.store.create_routing_rule(&write).await?;
-    let mut response = with_etag(StatusCode::CREATED, row.version, view(&row)?);
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/routing-rules/{}", row.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let location = format!("/api/v1/routing-rules/{}", row.id);
+    Ok(created(&location, row.version, view(&row)?))
 }
 
 /// `PUT /routing-rules/{id}` with `If-Match`.

@@ -10,8 +10,8 @@ use super::{
     error::{ApiFailure, ApiResult},
     etag::IfMatch,
     json::ApiJson,
-    profiles::with_etag,
     references,
+    respond::with_etag,
 };
 use crate::state::AppState;
 

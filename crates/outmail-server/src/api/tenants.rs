@@ -1,12 +1,7 @@
 //! `/api/v1/tenants`: customers of the product, each sending through the global profile or its
 //! own, and the effective configuration that results.
 
-use axum::{
-    Json,
-    extract::State,
-    http::{HeaderValue, StatusCode, header},
-    response::Response,
-};
+use axum::{Json, extract::State, http::StatusCode, response::Response};
 use outmail_store::{TenantRow, TenantWrite};
 use outmail_types::error::ApiError;
 use outmail_types::{
@@ -17,12 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     documents::{decode, encode, rfc3339},
-    error::{ApiFailure, ApiResult},
+    error::{ApiFailure, ApiResult, not_found_as},
     etag::IfMatch,
     extract::ApiPath,
     json::ApiJson,
-    profiles::{not_found_as, with_etag},
     references,
+    respond::{created, with_etag},
 };
 use crate::state::AppState;
 
@@ -97,11 +92,8 @@ pub async fn create(
             ),
             other => other.into(),
         })?;
-    let mut response = with_etag(StatusCode::CREATED, row.version, view(&row)?);
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/tenants/{}", row.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let location = format!("/api/v1/tenants/{}", row.id);
+    Ok(created(&location, row.version, view(&row)?))
 }
 
 /// `PUT /tenants/{id}` with `If-Match`. The ID is the URL's; a different one in the body is

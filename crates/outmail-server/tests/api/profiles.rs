@@ -23,6 +23,7 @@ on_both_backends!(
     a_duplicate_copies_settings_and_secrets_under_a_free_name,
     an_alternate_must_exist_and_must_not_lead_back,
     an_unknown_profile_is_404,
+    a_row_without_a_stored_target_is_listed_from_its_document,
 );
 
 fn path(answer: &crate::support::Answer) -> String {
@@ -391,4 +392,27 @@ async fn an_unknown_profile_is_404(app: &TestApp) {
     assert_eq!(answer.json["code"], "not_found");
     assert_eq!(answer.json["message"], "no such profile");
     let _: Value = answer.json;
+}
+
+async fn a_row_without_a_stored_target_is_listed_from_its_document(app: &TestApp) {
+    let created = app.create_profile(&smtp_draft("Older relay")).await;
+    let id = created.json["id"].as_str().unwrap();
+    // As a row written before the summary column existed.
+    let row = app.store.get_profile(id).await.unwrap();
+    let write = outmail_store::ProfileWrite {
+        name: row.name,
+        name_key: row.name_key,
+        transport: row.transport,
+        target: String::new(),
+        document: row.document,
+    };
+    app.store
+        .update_profile(id, row.version, &write, Vec::new())
+        .await
+        .unwrap();
+    let list = app.get("/api/v1/profiles").await;
+    assert_eq!(
+        list.json["items"][0]["target"],
+        "smtp.example.com:587 (starttls)"
+    );
 }
