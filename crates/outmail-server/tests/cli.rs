@@ -131,6 +131,7 @@ struct RunningServer {
     child: std::process::Child,
     base: String,
     log: std::sync::Arc<std::sync::Mutex<String>>,
+    log_reader: std::thread::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -147,10 +148,11 @@ impl RunningServer {
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let log_reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push_str(&line);
-                sink.lock().unwrap().push('\n');
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
             }
         });
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -162,7 +164,12 @@ impl RunningServer {
             .strip_prefix("outmail is listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {first_line}"))
             .to_string();
-        Self { child, base, log }
+        Self {
+            child,
+            base,
+            log,
+            log_reader,
+        }
     }
 
     /// A plain HTTP/1.1 exchange: status and body.
@@ -192,8 +199,8 @@ impl RunningServer {
             .unwrap();
         let exit = self.child.wait().unwrap();
         assert_eq!(exit.code(), Some(0));
-        // Give the log thread a moment to drain the pipe after exit.
-        std::thread::sleep(Duration::from_millis(100));
+        // The reader ends at the pipe's end of file, so every line is in the log after this.
+        self.log_reader.join().unwrap();
         self.log.lock().unwrap().clone()
     }
 }
