@@ -8,6 +8,7 @@
 //!   [`scope`], [`frequency`], [`cert`] (CertificatePem, PrivateKeyPem), [`secret`].
 //! - [`profile`]: drafts, validation, specs, secret slots and plans, views, JSON examples.
 //! - [`settings`]: global settings, tenants, routing rules, list queries, export documents.
+//! - [`diagnosis`]: the test send request and its staged report.
 //! - `openapi` (feature `openapi`, server only): the utoipa schemas of every API body.
 //!
 //! Every parser takes "now" as a parameter where it needs one: `SystemTime::now()` panics on
@@ -17,6 +18,7 @@
 mod macros;
 
 pub mod cert;
+pub mod diagnosis;
 pub mod email;
 pub mod error;
 pub mod frequency;

@@ -31,6 +31,10 @@ use utoipa::openapi::{Components, ComponentsBuilder, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::cert::CertificatePem;
+use crate::diagnosis::{
+    Direction, Failure, FailureKind, Outcome, Stage, StageResult, StageStatus, TestReport,
+    TestSendRequest, TranscriptLine, Warning,
+};
 use crate::email::{EmailAddress, Mailbox};
 use crate::error::{ApiError, FieldError, FieldErrors};
 use crate::frequency::SendFrequency;
@@ -126,6 +130,19 @@ pub fn schemas() -> Vec<(String, RefOr<Schema>)> {
     list.add::<ExportDocument>();
     list.add::<ExportedProfile>();
     list.add::<ExportVersion>();
+
+    // The test send.
+    list.add::<TestSendRequest>();
+    list.add::<TestReport>();
+    list.add::<Outcome>();
+    list.add::<StageResult>();
+    list.add::<Stage>();
+    list.add::<StageStatus>();
+    list.add::<TranscriptLine>();
+    list.add::<Direction>();
+    list.add::<Failure>();
+    list.add::<FailureKind>();
+    list.add::<Warning>();
 
     // Value formats (path parameters, and documentation of what the drafts' strings hold).
     list.add::<ProfileId>();

@@ -1,0 +1,24 @@
+//! Mail leaves here. One contract for every transport ([`Transport::send`]), typed failures with
+//! the field to blame and the remedy ([`MailError`]), and the staged test send
+//! ([`doctor::test_send`]) that the settings page shows.
+//!
+//! - [`net`]: resolve, connect, HTTP CONNECT and SOCKS5 proxies.
+//! - [`tls`]: rustls, custom CAs, certificate errors by cause.
+//! - [`smtp`]: the SMTP session, stage by stage.
+//! - [`message`]: the RFC 5322 message and envelope.
+//! - [`trace`]: stages with timings and the redacted transcript.
+
+pub mod doctor;
+pub mod error;
+pub mod message;
+pub mod net;
+pub mod smtp;
+pub mod tls;
+pub mod trace;
+pub mod transport;
+
+pub use error::{Blame, MailError, Reason};
+pub use message::Letter;
+pub use net::Timeouts;
+pub use trace::Trace;
+pub use transport::{Receipt, Secrets, Transport};

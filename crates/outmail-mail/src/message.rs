@@ -1,0 +1,180 @@
+//! Building the message: outmail's parsed addresses into lettre's, the signature, the headers
+//! (`X-` only, never a line break), a stable Message-ID, and the SMTP envelope.
+
+use lettre::Address;
+use lettre::address::Envelope;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox as LettreMailbox, MultiPart, SinglePart};
+use outmail_types::diagnosis::Stage;
+use outmail_types::{EmailAddress, Mailbox};
+
+use crate::error::{MailError, Reason};
+use crate::smtp::Outgoing;
+
+/// A message to send, in outmail's types. Every address was parsed by `outmail-types`.
+#[derive(Debug, Clone)]
+pub struct Letter {
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub bcc: Vec<Mailbox>,
+    pub subject: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    /// Extra `X-` headers.
+    pub headers: Vec<(String, String)>,
+    /// Without angle brackets: `uuid@domain`.
+    pub message_id: String,
+}
+
+impl Letter {
+    /// A fresh Message-ID on the sender's domain.
+    pub fn new_message_id(from: &EmailAddress) -> String {
+        format!("{}@{}", uuid::Uuid::new_v4().simple(), from.ascii_domain())
+    }
+
+    /// Every recipient, in order (for the SMTP envelope and for APIs that take lists).
+    pub fn recipients(&self) -> impl Iterator<Item = &Mailbox> {
+        self.to.iter().chain(&self.cc).chain(&self.bcc)
+    }
+
+    /// The RFC 5322 message and its envelope (Bcc is in the envelope only).
+    pub fn to_smtp(&self) -> Result<Outgoing, MailError> {
+        let mut builder = lettre::Message::builder()
+            .from(lettre_mailbox(&self.from)?)
+            .subject(self.subject.clone())
+            .message_id(Some(format!("<{}>", self.message_id)))
+            .date_now()
+            .user_agent(concat!("outmail/", env!("CARGO_PKG_VERSION")).to_owned());
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(lettre_mailbox(reply_to)?);
+        }
+        for to in &self.to {
+            builder = builder.to(lettre_mailbox(to)?);
+        }
+        for cc in &self.cc {
+            builder = builder.cc(lettre_mailbox(cc)?);
+        }
+        for (name, value) in &self.headers {
+            builder = builder.raw_header(header(name, value)?);
+        }
+        let recipients = self
+            .recipients()
+            .map(|m| address(m.address()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envelope = Envelope::new(Some(address(self.from.address())?), recipients)
+            .map_err(|e| invalid(format!("the envelope is invalid: {e}")))?;
+        builder = builder.envelope(envelope.clone());
+        let text = self.text.clone().unwrap_or_default();
+        let message = match &self.html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(text, html.clone())),
+            None => builder.singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(text),
+            ),
+        }
+        .map_err(|e| invalid(format!("the message cannot be built: {e}")))?;
+        Ok(Outgoing {
+            envelope,
+            formatted: message.formatted(),
+        })
+    }
+}
+
+/// Appends the profile's signature after the standard `-- ` separator (RFC 3676 §4.3).
+pub fn with_signature(text: &str, signature: Option<&str>) -> String {
+    match signature {
+        Some(signature) if !signature.trim().is_empty() => {
+            format!("{}\r\n\r\n-- \r\n{}", text.trim_end(), signature.trim_end())
+        }
+        _ => text.to_owned(),
+    }
+}
+
+fn invalid(detail: String) -> MailError {
+    MailError::new(Reason::InvalidMessage, Stage::Prepare, detail)
+}
+
+fn address(email: &EmailAddress) -> Result<Address, MailError> {
+    Address::new(email.local_part(), email.ascii_domain())
+        .map_err(|e| invalid(format!("{} cannot be used: {e}", email.to_smtp())))
+}
+
+fn lettre_mailbox(mailbox: &Mailbox) -> Result<LettreMailbox, MailError> {
+    Ok(LettreMailbox::new(
+        mailbox.name().map(|n| n.to_string()),
+        address(mailbox.address())?,
+    ))
+}
+
+/// An `X-` header. Names and values with line breaks are refused (header injection), as are
+/// names that are not `X-…` tokens.
+fn header(name: &str, value: &str) -> Result<HeaderValue, MailError> {
+    let is_token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !is_token || !name.to_ascii_lowercase().starts_with("x-") {
+        return Err(invalid(format!("header {name:?} must be an X- header name")));
+    }
+    if value.contains(['\r', '\n']) {
+        return Err(invalid(format!("header {name} must not contain a line break")));
+    }
+    let name = HeaderName::new_from_ascii(name.to_owned())
+        .map_err(|e| invalid(format!("header {name:?}: {e}")))?;
+    Ok(HeaderValue::new(name, value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(to: &str) -> Letter {
+        Letter {
+            from: Mailbox::parse_utf8("\"Alerts\" <alerts@example.com>").expect("from"),
+            reply_to: None,
+            to: vec![Mailbox::parse_utf8(to).expect("to")],
+            cc: vec![],
+            bcc: vec![Mailbox::parse_utf8("audit@example.com").expect("bcc")],
+            subject: "Hello".to_owned(),
+            text: Some("Body".to_owned()),
+            html: None,
+            headers: vec![("X-Outmail-Test".to_owned(), "yes".to_owned())],
+            message_id: "abc@example.com".to_owned(),
+        }
+    }
+
+    #[test]
+    fn bcc_is_in_the_envelope_but_not_the_headers() {
+        let out = letter("ops@example.net").to_smtp().expect("builds");
+        let text = String::from_utf8(out.formatted).expect("utf8");
+        assert!(!text.contains("audit@"), "{text}");
+        assert_eq!(out.envelope.to().len(), 2);
+        assert!(text.contains("Message-ID: <abc@example.com>"), "{text}");
+        assert!(text.contains("X-Outmail-Test: yes"), "{text}");
+        assert!(text.contains("From: Alerts <alerts@example.com>"), "{text}");
+    }
+
+    #[test]
+    fn an_internationalised_recipient_needs_smtputf8_in_the_envelope() {
+        let out = letter("山田太郎@株式.会社").to_smtp().expect("builds");
+        assert!(out.envelope.to().iter().any(|a| !AsRef::<str>::as_ref(a).is_ascii()));
+    }
+
+    #[test]
+    fn a_header_with_a_line_break_or_a_non_x_name_is_refused() {
+        let mut bad = letter("ops@example.net");
+        bad.headers = vec![("X-A".to_owned(), "1\r\nBcc: evil@example.com".to_owned())];
+        assert_eq!(bad.to_smtp().unwrap_err().reason, Reason::InvalidMessage);
+        bad.headers = vec![("Subject".to_owned(), "again".to_owned())];
+        assert_eq!(bad.to_smtp().unwrap_err().reason, Reason::InvalidMessage);
+    }
+
+    #[test]
+    fn the_signature_follows_the_standard_separator() {
+        assert_eq!(with_signature("Hi\n", Some("Ops")), "Hi\r\n\r\n-- \r\nOps");
+        assert_eq!(with_signature("Hi", None), "Hi");
+    }
+}

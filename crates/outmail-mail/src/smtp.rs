@@ -1,0 +1,771 @@
+//! The SMTP session, stage by stage: greeting, EHLO, STARTTLS (required, never opportunistic)
+//! or implicit TLS, AUTH (PLAIN, LOGIN, XOAUTH2), MAIL, RCPT, DATA. lettre formats the commands,
+//! parses the replies and answers the SASL challenges; this module owns the stream so it can
+//! time each stage, upgrade to TLS itself and keep a redacted transcript.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Quit, Rcpt, Starttls};
+use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Response;
+use outmail_types::diagnosis::Stage;
+use outmail_types::profile::BasicMechanism;
+use outmail_types::{Host, Port, SecretString, Security};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::time::timeout;
+
+use crate::error::{MailError, Reason};
+use crate::net::{self, BoxedStream, ProxySettings, Timeouts};
+use crate::tls::TlsSettings;
+use crate::trace::Trace;
+
+/// The longest reply line (RFC 5321 says 512; be lenient) and the longest whole reply.
+const MAX_REPLY_LINE: usize = 2048;
+const MAX_REPLY: usize = 64 * 1024;
+
+/// Where and how to reach an SMTP server.
+#[derive(Debug, Clone)]
+pub struct SmtpTarget {
+    pub host: Host,
+    pub port: Port,
+    pub security: Security,
+    pub tls: TlsSettings,
+    /// The name sent with EHLO.
+    pub ehlo_name: String,
+    pub proxy: Option<ProxySettings>,
+    pub timeouts: Timeouts,
+}
+
+/// The credentials for AUTH, already resolved (a token already fetched).
+#[derive(Debug, Clone)]
+pub enum SmtpAuth {
+    None,
+    Basic {
+        username: String,
+        password: SecretString,
+        mechanism: BasicMechanism,
+    },
+    Xoauth2 {
+        username: String,
+        access_token: SecretString,
+    },
+}
+
+/// What to deliver: the SMTP envelope and the formatted message.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub envelope: Envelope,
+    pub formatted: Vec<u8>,
+}
+
+/// What the server said when it took the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The final reply's text, which often holds the queue ID.
+    pub reply: String,
+}
+
+/// Runs one SMTP session. With `dry_run` it stops after RCPT (nothing is delivered).
+pub async fn deliver(
+    trace: &mut Trace,
+    target: &SmtpTarget,
+    auth: &SmtpAuth,
+    message: &Outgoing,
+    dry_run: bool,
+) -> Result<Option<Accepted>, MailError> {
+    let stream = net::open(
+        trace,
+        &target.host,
+        target.port,
+        target.proxy.as_ref(),
+        target.timeouts,
+    )
+    .await?;
+    let mut session = match Session::start(trace, target, stream).await {
+        Ok(session) => session,
+        Err(e) if e.reason == Reason::Timeout && e.stage == Stage::Greeting => {
+            return Err(explain_silent_greeting(target, e).await);
+        }
+        Err(e) => return Err(e),
+    };
+    let result = session.run(auth, message, dry_run).await;
+    match &result {
+        Ok(_) => session.quit().await,
+        // The connection may be half-way through a reply: just close it.
+        Err(_) => {}
+    }
+    result
+}
+
+/// A server that accepts the connection and says nothing is most often an implicit-TLS port
+/// waiting for our TLS hello. Check on a second connection: if a TLS handshake gets an answer,
+/// say so; otherwise it is a plain timeout.
+async fn explain_silent_greeting(target: &SmtpTarget, timed_out: MailError) -> MailError {
+    if target.security == Security::Tls {
+        return timed_out;
+    }
+    let mut scratch = Trace::new();
+    let Ok(stream) = net::open(
+        &mut scratch,
+        &target.host,
+        target.port,
+        target.proxy.as_ref(),
+        target.timeouts,
+    )
+    .await
+    else {
+        return timed_out;
+    };
+    let answer = target
+        .tls
+        .handshake(stream, &target.host, target.timeouts.command)
+        .await;
+    let speaks_tls = match answer {
+        Ok(_) => true,
+        Err(e) => matches!(
+            e.reason,
+            Reason::CertificateUntrusted
+                | Reason::CertificateExpired
+                | Reason::CertificateWrongHost
+                | Reason::TlsFailed
+        ),
+    };
+    if !speaks_tls {
+        return timed_out;
+    }
+    MailError::new(
+        Reason::WrongPortForSecurity,
+        Stage::Greeting,
+        format!(
+            "no greeting on port {} within {:?}, but the port answers a TLS handshake: it \
+             expects implicit TLS",
+            target.port, target.timeouts.command
+        ),
+    )
+}
+
+/// What EHLO told us.
+#[derive(Debug, Default, Clone)]
+struct Capabilities {
+    starttls: bool,
+    smtputf8: bool,
+    eight_bit_mime: bool,
+    auth: Vec<String>,
+    size: Option<u64>,
+}
+
+impl Capabilities {
+    fn from_reply(reply: &Response) -> Self {
+        let mut caps = Capabilities::default();
+        // The first line is the server's name; each later line is one extension.
+        for line in reply.message().skip(1) {
+            let mut words = line.split_whitespace();
+            let Some(keyword) = words.next() else { continue };
+            match keyword.to_ascii_uppercase().as_str() {
+                "STARTTLS" => caps.starttls = true,
+                "SMTPUTF8" => caps.smtputf8 = true,
+                "8BITMIME" => caps.eight_bit_mime = true,
+                "AUTH" => caps
+                    .auth
+                    .extend(words.map(|w| w.to_ascii_uppercase())),
+                "SIZE" => caps.size = words.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0),
+                _ => {}
+            }
+        }
+        caps
+    }
+
+    fn offers(&self, mechanism: &str) -> bool {
+        self.auth.iter().any(|m| m == mechanism)
+    }
+}
+
+struct Session<'a> {
+    trace: &'a mut Trace,
+    target: &'a SmtpTarget,
+    io: BufReader<BoxedStream>,
+    caps: Capabilities,
+    encrypted: bool,
+}
+
+impl<'a> Session<'a> {
+    /// TLS (implicit), greeting and EHLO; then STARTTLS and EHLO again when required.
+    async fn start(
+        trace: &'a mut Trace,
+        target: &'a SmtpTarget,
+        stream: BoxedStream,
+    ) -> Result<Session<'a>, MailError> {
+        let mut stream = stream;
+        let mut encrypted = false;
+        if target.security == Security::Tls {
+            trace.begin(Stage::Tls);
+            let (tls, detail) = target
+                .tls
+                .handshake(stream, &target.host, target.timeouts.command)
+                .await?;
+            trace.note(&detail);
+            trace.pass(detail);
+            stream = tls;
+            encrypted = true;
+        }
+        let mut session = Session {
+            trace,
+            target,
+            io: BufReader::new(stream),
+            caps: Capabilities::default(),
+            encrypted,
+        };
+        session.greeting().await?;
+        session.ehlo(Stage::Ehlo).await?;
+        if target.security == Security::Starttls {
+            session.starttls().await?;
+        }
+        Ok(session)
+    }
+
+    async fn greeting(&mut self) -> Result<(), MailError> {
+        self.trace.begin(Stage::Greeting);
+        let reply = self
+            .read_reply(Stage::Greeting, self.target.timeouts.command)
+            .await?;
+        if reply.code != 220 {
+            return Err(rejection(Stage::Greeting, &reply));
+        }
+        self.trace.pass(reply.first_line());
+        Ok(())
+    }
+
+    async fn ehlo(&mut self, stage: Stage) -> Result<(), MailError> {
+        if self.trace.current() != Some(stage) {
+            self.trace.begin(stage);
+        }
+        let client_id = ClientId::Domain(self.target.ehlo_name.clone());
+        let command = Ehlo::new(client_id).to_string();
+        let reply = self.command(stage, &command, None).await?;
+        if reply.code != 250 {
+            return Err(rejection(stage, &reply));
+        }
+        let parsed = Response::from_str(&reply.raw).map_err(|e| {
+            MailError::new(Reason::Protocol, stage, format!("unreadable EHLO reply: {e}"))
+        })?;
+        self.caps = Capabilities::from_reply(&parsed);
+        if stage == Stage::Ehlo {
+            let mut offered = Vec::new();
+            if self.caps.starttls {
+                offered.push("STARTTLS".to_owned());
+            }
+            if !self.caps.auth.is_empty() {
+                offered.push(format!("AUTH {}", self.caps.auth.join(" ")));
+            }
+            if self.caps.smtputf8 {
+                offered.push("SMTPUTF8".to_owned());
+            }
+            if let Some(size) = self.caps.size {
+                offered.push(format!("SIZE {size}"));
+            }
+            self.trace.pass(if offered.is_empty() {
+                "no extensions offered".to_owned()
+            } else {
+                offered.join(", ")
+            });
+        }
+        Ok(())
+    }
+
+    async fn starttls(&mut self) -> Result<(), MailError> {
+        self.trace.begin(Stage::Tls);
+        if !self.caps.starttls {
+            return Err(MailError::new(
+                Reason::StartTlsNotOffered,
+                Stage::Tls,
+                "the server's EHLO reply does not list STARTTLS",
+            ));
+        }
+        let reply = self
+            .command(Stage::Tls, &Starttls.to_string(), None)
+            .await?;
+        match reply.code {
+            220 => {}
+            454 => {
+                return Err(MailError::new(
+                    Reason::StartTlsRefused,
+                    Stage::Tls,
+                    reply.text(),
+                )
+                .with_code(454));
+            }
+            _ => return Err(rejection(Stage::Tls, &reply)),
+        }
+        // Anything the server sent after its 220 would be read as if it came over TLS: a known
+        // injection attack (CVE-2011-0411). Refuse instead.
+        if !self.io.buffer().is_empty() {
+            return Err(MailError::new(
+                Reason::Protocol,
+                Stage::Tls,
+                "the server sent data after its STARTTLS reply, before the TLS handshake",
+            ));
+        }
+        let placeholder: BoxedStream = Box::new(tokio::io::empty());
+        let plain = std::mem::replace(&mut self.io, BufReader::new(placeholder)).into_inner();
+        let (tls, detail) = self
+            .target
+            .tls
+            .handshake(plain, &self.target.host, self.target.timeouts.command)
+            .await?;
+        self.io = BufReader::new(tls);
+        self.encrypted = true;
+        self.trace.note(&detail);
+        // The capabilities before TLS are void (RFC 3207 §4.2): ask again.
+        self.ehlo(Stage::Tls).await?;
+        self.trace.pass(detail);
+        Ok(())
+    }
+
+    async fn run(
+        &mut self,
+        auth: &SmtpAuth,
+        message: &Outgoing,
+        dry_run: bool,
+    ) -> Result<Option<Accepted>, MailError> {
+        self.authenticate(auth).await?;
+        self.mail(message).await?;
+        self.rcpt(&message.envelope).await?;
+        if dry_run {
+            self.trace
+                .skip(Stage::Data, "dry run: stopped before DATA, nothing was delivered");
+            return Ok(None);
+        }
+        self.data(message).await.map(Some)
+    }
+
+    async fn authenticate(&mut self, auth: &SmtpAuth) -> Result<(), MailError> {
+        let (mechanism, credentials) = match auth {
+            SmtpAuth::None => return Ok(()),
+            SmtpAuth::Basic {
+                username,
+                password,
+                mechanism,
+            } => {
+                self.trace.begin(Stage::Auth);
+                let chosen = match mechanism {
+                    BasicMechanism::Plain => Mechanism::Plain,
+                    BasicMechanism::Login => Mechanism::Login,
+                    BasicMechanism::Auto if self.caps.offers("PLAIN") => Mechanism::Plain,
+                    BasicMechanism::Auto if self.caps.offers("LOGIN") => Mechanism::Login,
+                    BasicMechanism::Auto => Mechanism::Plain,
+                };
+                (
+                    chosen,
+                    Credentials::new(username.clone(), password.expose().to_owned()),
+                )
+            }
+            SmtpAuth::Xoauth2 {
+                username,
+                access_token,
+            } => {
+                self.trace.begin(Stage::Auth);
+                (
+                    Mechanism::Xoauth2,
+                    Credentials::new(username.clone(), access_token.expose().to_owned()),
+                )
+            }
+        };
+        let name = mechanism.to_string();
+        if self.caps.auth.is_empty() {
+            return Err(MailError::new(
+                Reason::AuthNotOffered,
+                Stage::Auth,
+                if self.encrypted {
+                    "the server does not offer AUTH".to_owned()
+                } else {
+                    "the server does not offer AUTH on this unencrypted connection".to_owned()
+                },
+            ));
+        }
+        if !self.caps.offers(&name) {
+            return Err(MailError::new(
+                Reason::AuthMechanismUnavailable,
+                Stage::Auth,
+                format!(
+                    "the server offers AUTH {}, not {name}",
+                    self.caps.auth.join(" ")
+                ),
+            ));
+        }
+        let sasl_error = |e: lettre::transport::smtp::Error| {
+            MailError::new(Reason::Protocol, Stage::Auth, format!("SASL {name}: {e}"))
+        };
+        let mut reply = if mechanism.supports_initial_response() {
+            let initial = mechanism.response(&credentials, None).map_err(sasl_error)?;
+            let line = format!("AUTH {name} {}\r\n", BASE64.encode(initial));
+            self.command(Stage::Auth, &line, Some(&format!("AUTH {name} [credentials redacted]")))
+                .await?
+        } else {
+            self.command(Stage::Auth, &format!("AUTH {name}\r\n"), None)
+                .await?
+        };
+        // LOGIN asks twice; XOAUTH2 answers a refused token with a 334 carrying a JSON error.
+        let mut rounds = 0;
+        while reply.code == 334 && rounds < 4 {
+            rounds += 1;
+            let challenge = BASE64
+                .decode(reply.first_line().trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default();
+            if mechanism == Mechanism::Xoauth2 {
+                self.trace.note(&format!("the server's XOAUTH2 error: {challenge}"));
+                let last = self.command(Stage::Auth, "\r\n", Some("")).await?;
+                return Err(MailError::new(
+                    Reason::OAuthTokenRejected,
+                    Stage::Auth,
+                    format!("{}; the server said {challenge}", last.text()),
+                )
+                .with_code(last.code));
+            }
+            let answer = mechanism
+                .response(&credentials, Some(&challenge))
+                .map_err(sasl_error)?;
+            let line = format!("{}\r\n", BASE64.encode(answer));
+            reply = self
+                .command(Stage::Auth, &line, Some("[credentials redacted]"))
+                .await?;
+        }
+        if reply.code == 235 {
+            self.trace.pass(format!("{name} accepted"));
+            return Ok(());
+        }
+        let text = reply.text();
+        let reason = if text.contains("5.7.139") {
+            Reason::Microsoft365SmtpAuthDisabled
+        } else if text.contains("5.7.3") && reply.code == 535 {
+            Reason::Microsoft365AuthUnsuccessful
+        } else if mechanism == Mechanism::Xoauth2 && (500..600).contains(&reply.code) {
+            Reason::OAuthTokenRejected
+        } else if matches!(reply.code, 535 | 534 | 530 | 500..=504) {
+            Reason::AuthFailed
+        } else if (400..500).contains(&reply.code) {
+            Reason::ServiceUnavailable
+        } else {
+            Reason::AuthFailed
+        };
+        Err(MailError::new(reason, Stage::Auth, text).with_code(reply.code))
+    }
+
+    async fn mail(&mut self, message: &Outgoing) -> Result<(), MailError> {
+        self.trace.begin(Stage::Mail);
+        let mut parameters = Vec::new();
+        if has_non_ascii_address(&message.envelope) {
+            if !self.caps.smtputf8 {
+                return Err(MailError::new(
+                    Reason::SmtpUtf8NotSupported,
+                    Stage::Mail,
+                    "the message has a non-ASCII address, and the server does not offer SMTPUTF8",
+                ));
+            }
+            parameters.push(MailParameter::SmtpUtfEight);
+        }
+        if !message.formatted.is_ascii() {
+            if !self.caps.eight_bit_mime && !self.caps.smtputf8 {
+                return Err(MailError::new(
+                    Reason::SmtpUtf8NotSupported,
+                    Stage::Mail,
+                    "the message has UTF-8 headers, and the server offers neither 8BITMIME nor \
+                     SMTPUTF8",
+                ));
+            }
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        if let Some(limit) = self.caps.size {
+            let size = message.formatted.len();
+            if size as u64 > limit {
+                return Err(MailError::new(
+                    Reason::MessageTooLarge,
+                    Stage::Mail,
+                    format!("the message is {size} bytes; the server takes at most {limit}"),
+                ));
+            }
+            parameters.push(MailParameter::Size(size));
+        }
+        let command = Mail::new(message.envelope.from().cloned(), parameters).to_string();
+        let reply = self.command(Stage::Mail, &command, None).await?;
+        if reply.code != 250 {
+            return Err(rejection(Stage::Mail, &reply));
+        }
+        self.trace.pass(reply.first_line());
+        Ok(())
+    }
+
+    async fn rcpt(&mut self, envelope: &Envelope) -> Result<(), MailError> {
+        self.trace.begin(Stage::Rcpt);
+        for recipient in envelope.to() {
+            let command = Rcpt::new(recipient.clone(), Vec::new()).to_string();
+            let reply = self.command(Stage::Rcpt, &command, None).await?;
+            if !matches!(reply.code, 250 | 251) {
+                return Err(rejection(Stage::Rcpt, &reply));
+            }
+        }
+        self.trace.pass(format!("{} recipient(s) accepted", envelope.to().len()));
+        Ok(())
+    }
+
+    async fn data(&mut self, message: &Outgoing) -> Result<Accepted, MailError> {
+        self.trace.begin(Stage::Data);
+        let reply = self.command(Stage::Data, &Data.to_string(), None).await?;
+        if reply.code != 354 {
+            return Err(rejection(Stage::Data, &reply));
+        }
+        let body = dot_stuff(&message.formatted);
+        self.trace.note(&format!(
+            "[message of {} bytes, not shown]",
+            message.formatted.len()
+        ));
+        self.trace.client(".");
+        let limit = self.target.timeouts.data;
+        let write = async {
+            let stream = self.io.get_mut();
+            stream.write_all(&body).await?;
+            stream.write_all(b"\r\n.\r\n").await?;
+            stream.flush().await
+        };
+        match timeout(limit, write).await {
+            Err(_) => {
+                return Err(MailError::new(
+                    Reason::Timeout,
+                    Stage::Data,
+                    "sending the message took too long",
+                ));
+            }
+            Ok(Err(e)) => {
+                return Err(MailError::new(
+                    Reason::ConnectionDropped,
+                    Stage::Data,
+                    format!("the connection broke while sending the message: {e}"),
+                ));
+            }
+            Ok(Ok(())) => {}
+        }
+        // From here on the server may have taken the message even if we never hear so.
+        let reply = self
+            .read_reply(Stage::Data, limit)
+            .await
+            .map_err(MailError::after_final_dot)?;
+        if reply.code != 250 {
+            return Err(rejection(Stage::Data, &reply));
+        }
+        self.trace.pass(reply.first_line());
+        Ok(Accepted {
+            reply: reply.text(),
+        })
+    }
+
+    async fn quit(&mut self) {
+        let _ = self
+            .command(Stage::Data, &Quit.to_string(), None)
+            .await;
+    }
+
+    /// Writes one command (shown in the transcript as `shown` when it carries a secret) and
+    /// reads the reply.
+    async fn command(
+        &mut self,
+        stage: Stage,
+        line: &str,
+        shown: Option<&str>,
+    ) -> Result<Reply, MailError> {
+        self.trace.client(shown.unwrap_or(line));
+        let limit = self.target.timeouts.command;
+        let write = async {
+            let stream = self.io.get_mut();
+            stream.write_all(line.as_bytes()).await?;
+            stream.flush().await
+        };
+        match timeout(limit, write).await {
+            Err(_) => {
+                return Err(MailError::new(
+                    Reason::Timeout,
+                    stage,
+                    "the server stopped reading",
+                ));
+            }
+            Ok(Err(e)) => {
+                return Err(MailError::new(
+                    Reason::ConnectionDropped,
+                    stage,
+                    format!("the connection broke: {e}"),
+                ));
+            }
+            Ok(Ok(())) => {}
+        }
+        self.read_reply(stage, limit).await
+    }
+
+    /// Reads one (possibly multi-line) reply.
+    async fn read_reply(&mut self, stage: Stage, limit: Duration) -> Result<Reply, MailError> {
+        let read = async {
+            let mut raw = String::new();
+            let mut lines = Vec::new();
+            loop {
+                let mut line = Vec::new();
+                let n = (&mut self.io)
+                    .take(MAX_REPLY_LINE as u64)
+                    .read_until(b'\n', &mut line)
+                    .await
+                    .map_err(|e| (Reason::ConnectionDropped, format!("read failed: {e}")))?;
+                if n == 0 {
+                    return Err((
+                        Reason::ConnectionDropped,
+                        "the server closed the connection".to_owned(),
+                    ));
+                }
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim_end_matches(['\r', '\n']).to_owned();
+                self.trace.server(&text);
+                let done = text.len() == 3 || text.as_bytes().get(3) == Some(&b' ');
+                raw.push_str(&text);
+                raw.push_str("\r\n");
+                lines.push(text);
+                if raw.len() > MAX_REPLY {
+                    return Err((Reason::Protocol, "the reply is too long".to_owned()));
+                }
+                if done {
+                    break;
+                }
+            }
+            Ok((raw, lines))
+        };
+        let (raw, lines) = match timeout(limit, read).await {
+            Err(_) => {
+                return Err(MailError::new(
+                    Reason::Timeout,
+                    stage,
+                    format!("no reply within {limit:?}"),
+                ));
+            }
+            Ok(Err((reason, detail))) => return Err(MailError::new(reason, stage, detail)),
+            Ok(Ok(read)) => read,
+        };
+        let code = lines
+            .first()
+            .and_then(|l| l.get(..3))
+            .and_then(|c| c.parse::<u16>().ok())
+            .filter(|c| (200..600).contains(c))
+            .ok_or_else(|| {
+                MailError::new(
+                    Reason::Protocol,
+                    stage,
+                    format!(
+                        "not an SMTP reply: {:?}",
+                        lines.first().map(String::as_str).unwrap_or("")
+                    ),
+                )
+            })?;
+        Ok(Reply { code, raw, lines })
+    }
+}
+
+/// One SMTP reply, as read.
+struct Reply {
+    code: u16,
+    raw: String,
+    lines: Vec<String>,
+}
+
+impl Reply {
+    /// The first line without its code.
+    fn first_line(&self) -> String {
+        self.lines
+            .first()
+            .map(|l| l.get(4..).unwrap_or("").to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Every line, codes included, joined.
+    fn text(&self) -> String {
+        self.lines.join(" ")
+    }
+}
+
+/// Maps a negative reply at `stage` to its cause.
+fn rejection(stage: Stage, reply: &Reply) -> MailError {
+    let text = reply.text();
+    let lower = text.to_ascii_lowercase();
+    let reason = match (stage, reply.code) {
+        (_, 421) => Reason::ServiceUnavailable,
+        (_, 552) | (_, 452) if lower.contains("size") || lower.contains("5.3.4") => {
+            Reason::MessageTooLarge
+        }
+        (_, 552) => Reason::MessageTooLarge,
+        (_, 530) => Reason::AuthRequired,
+        (_, 553 | 555) if lower.contains("smtputf8") || lower.contains("utf8") => {
+            Reason::SmtpUtf8NotSupported
+        }
+        (Stage::Rcpt, 550 | 551 | 554)
+            if lower.contains("relay") || lower.contains("5.7.1") || lower.contains("5.7.54") =>
+        {
+            Reason::RelayDenied
+        }
+        (_, 400..=499) => Reason::ServiceUnavailable,
+        (Stage::Mail, _) => Reason::SenderRejected,
+        (Stage::Rcpt, _) => Reason::RecipientRejected,
+        (Stage::Greeting | Stage::Ehlo, _) => Reason::ServiceUnavailable,
+        _ => Reason::Rejected,
+    };
+    MailError::new(reason, stage, text).with_code(reply.code)
+}
+
+/// Whether MAIL or RCPT carries a non-ASCII address (which needs SMTPUTF8).
+fn has_non_ascii_address(envelope: &Envelope) -> bool {
+    let non_ascii = |a: &lettre::Address| !AsRef::<str>::as_ref(a).is_ascii();
+    envelope.from().is_some_and(non_ascii) || envelope.to().iter().any(non_ascii)
+}
+
+/// RFC 5321 §4.5.2: a line that starts with "." gets another, and every line ends in CRLF.
+fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 2);
+    let mut at_line_start = true;
+    let mut previous = 0u8;
+    for &byte in message {
+        if at_line_start && byte == b'.' {
+            out.push(b'.');
+        }
+        if byte == b'\n' && previous != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(byte);
+        at_line_start = byte == b'\n';
+        previous = byte;
+    }
+    if out.ends_with(b"\r\n") {
+        out.truncate(out.len() - 2);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_stuffing_doubles_leading_dots_and_normalises_line_ends() {
+        assert_eq!(dot_stuff(b".a\r\nb\n.\r\n..c"), b"..a\r\nb\r\n..\r\n...c".to_vec());
+        assert_eq!(dot_stuff(b"x\r\n"), b"x".to_vec());
+    }
+
+    #[test]
+    fn capabilities_are_read_from_the_ehlo_lines_after_the_first() {
+        let reply = Response::from_str(
+            "250-mail.example.com\r\n250-STARTTLS\r\n250-AUTH PLAIN login XOAUTH2\r\n250-SIZE 1000\r\n250 SMTPUTF8\r\n",
+        )
+        .expect("reply");
+        let caps = Capabilities::from_reply(&reply);
+        assert!(caps.starttls && caps.smtputf8 && !caps.eight_bit_mime);
+        assert_eq!(caps.auth, ["PLAIN", "LOGIN", "XOAUTH2"]);
+        assert_eq!(caps.size, Some(1000));
+    }
+}

@@ -1,0 +1,307 @@
+//! Peers and fixtures for the transport tests: the aiosmtpd peer (a real SMTP server), scripted
+//! fault peers, a private CA with good, expired, wrong-host and self-signed certificates, and
+//! profiles built from draft JSON exactly as the API receives them.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use outmail_mail::Timeouts;
+use outmail_mail::doctor::{TestSend, test_send};
+use outmail_mail::transport::Secrets;
+use outmail_types::diagnosis::TestReport;
+use outmail_types::{Mailbox, ProfileDraft, ProfileSpec, SecretInput};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use tempfile::TempDir;
+use time::OffsetDateTime;
+
+pub mod fault;
+
+/// Short limits so that a silent peer is reported in about a second.
+pub fn quick_timeouts() -> Timeouts {
+    Timeouts {
+        connect: Duration::from_secs(2),
+        command: Duration::from_millis(1500),
+        data: Duration::from_secs(3),
+    }
+}
+
+/// A profile from its draft JSON, plus the secrets the draft enters.
+pub fn profile(draft_json: &str) -> (ProfileSpec, Secrets) {
+    let draft: ProfileDraft<SecretInput> =
+        serde_json::from_str(draft_json).unwrap_or_else(|e| panic!("draft JSON: {e}\n{draft_json}"));
+    let spec = draft
+        .validate()
+        .unwrap_or_else(|e| panic!("draft does not validate: {e}\n{draft_json}"));
+    let mut secrets = Secrets::new();
+    for (slot, input) in draft.secret_inputs() {
+        if let SecretInput::Replace(value) = input {
+            secrets.insert(slot, value);
+        }
+    }
+    (spec, secrets)
+}
+
+/// An SMTP profile draft for `127.0.0.1:port`; `auth` and `extra` are JSON fragments.
+pub fn smtp_draft(port: u16, security: &str, ca: Option<&str>, auth: &str, utf8: bool) -> String {
+    let ca = match ca {
+        Some(pem) => serde_json::to_string(pem).expect("json"),
+        None => "null".to_owned(),
+    };
+    format!(
+        r#"{{
+          "name": "Peer test",
+          "transport": {{
+            "kind": "smtp", "host": "localhost", "port": {port}, "security": "{security}",
+            "ca_certificate": {ca}, "ehlo_name": "client.outmail.test", "auth": {auth}
+          }},
+          "sender": {{"address": "\"Outmail Test\" <sender@example.com>"}},
+          "signature": "The operations team",
+          "utf8_headers": {utf8}
+        }}"#
+    )
+}
+
+/// Runs a test send with short timeouts.
+pub async fn run(spec: ProfileSpec, secrets: Secrets, to: &str, dry_run: bool) -> TestReport {
+    test_send(
+        TestSend {
+            spec,
+            secrets,
+            to: Mailbox::parse_utf8(to).expect("recipient"),
+            dry_run,
+            now: OffsetDateTime::now_utc().unix_timestamp(),
+            timeouts: quick_timeouts(),
+            deadline: Duration::from_secs(20),
+        },
+        None,
+    )
+    .await
+}
+
+/// The failure's reason, or "none".
+pub fn reason(report: &TestReport) -> &str {
+    report.failure.as_ref().map_or("none", |f| f.reason.as_str())
+}
+
+/// A private CA and server certificates for `localhost`, written as PEM files.
+pub struct Pki {
+    pub dir: TempDir,
+    pub ca_pem: String,
+}
+
+/// Which server certificate a peer presents.
+#[derive(Debug, Clone, Copy)]
+pub enum ServerCert {
+    /// Signed by the private CA, for localhost and 127.0.0.1, valid now.
+    Good,
+    /// Signed by the private CA, but expired yesterday.
+    Expired,
+    /// Signed by the private CA, for another host name.
+    WrongHost,
+    /// Self-signed for localhost.
+    SelfSigned,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_key = KeyPair::generate().expect("ca key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "outmail test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+        let ca_pem = ca_cert.pem();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let now = OffsetDateTime::now_utc();
+        let day = time::Duration::days(1);
+        let leaf = |names: Vec<String>, valid: (OffsetDateTime, OffsetDateTime), file: &str| {
+            let key = KeyPair::generate().expect("key");
+            let mut params = CertificateParams::new(names).expect("params");
+            params.not_before = valid.0;
+            params.not_after = valid.1;
+            let cert = params.signed_by(&key, &issuer).expect("sign");
+            std::fs::write(dir.path().join(format!("{file}.crt")), cert.pem()).expect("write");
+            std::fs::write(dir.path().join(format!("{file}.key")), key.serialize_pem())
+                .expect("write");
+        };
+        let local = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        leaf(local.clone(), (now - day, now + 30 * day), "good");
+        leaf(local.clone(), (now - 10 * day, now - day), "expired");
+        leaf(vec!["mail.other.test".to_owned()], (now - day, now + 30 * day), "wronghost");
+        let key = KeyPair::generate().expect("key");
+        let cert = CertificateParams::new(local)
+            .expect("params")
+            .self_signed(&key)
+            .expect("self-signed");
+        std::fs::write(dir.path().join("selfsigned.crt"), cert.pem()).expect("write");
+        std::fs::write(dir.path().join("selfsigned.key"), key.serialize_pem()).expect("write");
+        Self { dir, ca_pem }
+    }
+
+    pub fn files(&self, which: ServerCert) -> (PathBuf, PathBuf) {
+        let name = match which {
+            ServerCert::Good => "good",
+            ServerCert::Expired => "expired",
+            ServerCert::WrongHost => "wronghost",
+            ServerCert::SelfSigned => "selfsigned",
+        };
+        (
+            self.dir.path().join(format!("{name}.crt")),
+            self.dir.path().join(format!("{name}.key")),
+        )
+    }
+}
+
+/// The aiosmtpd peer (`tests/peers/smtp_peer.py`) as a child process; killed on drop.
+pub struct SmtpPeer {
+    child: Child,
+    pub port: u16,
+    pub spool: TempDir,
+}
+
+impl SmtpPeer {
+    /// Starts the peer with `args` (see the script's docstring) and waits for `READY`.
+    pub fn start(args: &[&str]) -> Self {
+        let spool = tempfile::tempdir().expect("spool");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/smtp_peer.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(&script)
+            .args(["--spool", spool.path().to_str().expect("utf8 path")])
+            .args(["--log-level", "warning", "--exit-on-stdin-eof"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect(
+                "start /usr/bin/python3 with aiosmtpd (Debian python3-aiosmtpd; scripts/setup.sh \
+                 installs it)",
+            );
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read READY");
+        let port = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the SMTP peer did not start: {line:?}"));
+        Self { child, port, spool }
+    }
+
+    /// Every accepted message, in arrival order.
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        let mut files: Vec<_> = std::fs::read_dir(self.spool.path())
+            .expect("spool")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort_by_key(|p| {
+            p.file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0)
+        });
+        files
+            .iter()
+            .map(|p| serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json"))
+            .collect()
+    }
+}
+
+impl Drop for SmtpPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The path as a `&str` for a command line.
+pub fn arg(path: &Path) -> &str {
+    path.to_str().expect("utf8 path")
+}
+
+/// tinyproxy (HTTP CONNECT) or microsocks (SOCKS5) on loopback; killed on drop.
+pub struct ProxyPeer {
+    child: Child,
+    pub port: u16,
+    _dir: TempDir,
+}
+
+impl ProxyPeer {
+    /// tinyproxy with an optional `BasicAuth` user.
+    pub fn tinyproxy(auth: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = fault::closed_port();
+        let mut config = format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\n\
+             LogLevel Warning\n"
+        );
+        if let Some((user, password)) = auth {
+            config.push_str(&format!("BasicAuth {user} {password}\n"));
+        }
+        let path = dir.path().join("tinyproxy.conf");
+        std::fs::write(&path, config).expect("write config");
+        let child = Command::new("tinyproxy")
+            .args(["-d", "-c", arg(&path)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tinyproxy (Debian package; scripts/setup.sh installs it)");
+        Self::ready(child, port, dir)
+    }
+
+    /// microsocks with an optional user and password.
+    pub fn microsocks(auth: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = fault::closed_port();
+        let port_text = port.to_string();
+        let mut args = vec!["-i", "127.0.0.1", "-p", port_text.as_str()];
+        if let Some((user, password)) = auth {
+            args.extend(["-u", user, "-P", password]);
+        }
+        let child = Command::new("microsocks")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start microsocks (Debian package; scripts/setup.sh installs it)");
+        Self::ready(child, port, dir)
+    }
+
+    fn ready(child: Child, port: u16, dir: TempDir) -> Self {
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self {
+                    child,
+                    port,
+                    _dir: dir,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        panic!("the proxy did not listen on {port}");
+    }
+}
+
+impl Drop for ProxyPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Adds a `proxy` block to a profile draft.
+pub fn with_proxy(draft: &str, kind: &str, port: u16, auth: Option<(&str, &str)>) -> String {
+    let mut value: serde_json::Value = serde_json::from_str(draft).expect("draft");
+    let mut proxy = serde_json::json!({"kind": kind, "host": "127.0.0.1", "port": port});
+    if let Some((user, password)) = auth {
+        proxy["username"] = user.into();
+        proxy["password"] = serde_json::json!({"value": password});
+    }
+    value["proxy"] = proxy;
+    value.to_string()
+}
