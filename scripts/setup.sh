@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 CARGO_LEPTOS_VERSION=0.3.0
 CARGO_MAKE_VERSION=0.37.24
 # Debian packages: the browser for Playwright, compressors for the precompressed site
-# files, and PostgreSQL for the second storage backend's tests. (wasm-opt comes from npm, tools/:
-# Debian's binaryen 108 breaks wasm-bindgen's externref table.)
-APT_PACKAGES=(chromium brotli gzip postgresql)
+# files, PostgreSQL for the second storage backend's tests, and the real mail peers the transport
+# tests start on loopback: aiosmtpd (run by /usr/bin/python3), tinyproxy and microsocks.
+# (wasm-opt comes from npm, tools/: Debian's binaryen 108 breaks wasm-bindgen's externref table.)
+APT_PACKAGES=(chromium brotli gzip postgresql python3-aiosmtpd tinyproxy microsocks)
 
 say() { printf '==> %s\n' "$*" >&2; }
 

@@ -63,7 +63,9 @@ pub async fn test_send(
     let result = match tokio::time::timeout(request.deadline, run).await {
         Ok(result) => result,
         Err(_) => {
-            let stage = trace.current().unwrap_or(outmail_types::diagnosis::Stage::Prepare);
+            let stage = trace
+                .current()
+                .unwrap_or(outmail_types::diagnosis::Stage::Prepare);
             Err(MailError::new(
                 Reason::Timeout,
                 stage,
@@ -134,8 +136,7 @@ pub fn warnings(spec: &ProfileSpec, now: i64) -> Vec<Warning> {
             });
         }
         SpecTransport::Smtp(smtp)
-            if matches!(smtp.auth, Auth::Basic(_))
-                && is_exchange_online(smtp.host.domain()) =>
+            if matches!(smtp.auth, Auth::Basic(_)) && is_exchange_online(smtp.host.domain()) =>
         {
             out.push(Warning {
                 code: "basic_auth_microsoft_365".to_owned(),

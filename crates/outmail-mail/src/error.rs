@@ -12,7 +12,9 @@ use outmail_types::diagnosis::{Failure, FailureKind, Stage};
 pub enum Reason {
     // Before the network.
     /// A secret the profile needs is not stored (`path` is its field).
-    SecretMissing { path: &'static str },
+    SecretMissing {
+        path: &'static str,
+    },
     /// An address in the message cannot be used (detail says which).
     InvalidMessage,
     /// The message needs SMTPUTF8 (a non-ASCII address) and the server does not offer it.
@@ -463,8 +465,7 @@ impl MailError {
             ),
             R::TokenRefused => (
                 oauth("client_id"),
-                "The token endpoint refused the request; its words are in the detail."
-                    .to_owned(),
+                "The token endpoint refused the request; its words are in the detail.".to_owned(),
             ),
             R::ConsentRequired => (
                 oauth("refresh_token"),
@@ -488,7 +489,7 @@ impl MailError {
                 Some("sender.address"),
                 "The server refused the sender address. Use an address this account may send \
                  as."
-                    .to_owned(),
+                .to_owned(),
             ),
             R::RecipientRejected => (
                 None,
@@ -555,7 +556,13 @@ impl MailError {
 
 impl fmt::Display for MailError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at {}: {}", self.reason_code(), self.stage, self.detail)
+        write!(
+            f,
+            "{} at {}: {}",
+            self.reason_code(),
+            self.stage,
+            self.detail
+        )
     }
 }
 

@@ -117,10 +117,14 @@ fn header(name: &str, value: &str) -> Result<HeaderValue, MailError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !is_token || !name.to_ascii_lowercase().starts_with("x-") {
-        return Err(invalid(format!("header {name:?} must be an X- header name")));
+        return Err(invalid(format!(
+            "header {name:?} must be an X- header name"
+        )));
     }
     if value.contains(['\r', '\n']) {
-        return Err(invalid(format!("header {name} must not contain a line break")));
+        return Err(invalid(format!(
+            "header {name} must not contain a line break"
+        )));
     }
     let name = HeaderName::new_from_ascii(name.to_owned())
         .map_err(|e| invalid(format!("header {name:?}: {e}")))?;
@@ -160,7 +164,12 @@ mod tests {
     #[test]
     fn an_internationalised_recipient_needs_smtputf8_in_the_envelope() {
         let out = letter("山田太郎@株式.会社").to_smtp().expect("builds");
-        assert!(out.envelope.to().iter().any(|a| !AsRef::<str>::as_ref(a).is_ascii()));
+        assert!(
+            out.envelope
+                .to()
+                .iter()
+                .any(|a| !AsRef::<str>::as_ref(a).is_ascii())
+        );
     }
 
     #[test]

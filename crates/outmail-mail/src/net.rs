@@ -96,13 +96,16 @@ pub async fn open(
             ));
             let target = format!("{}:{}", host.url_host(), port);
             let stream: BoxedStream = match proxy.kind {
-                ProxyKind::Http => {
-                    Box::new(http_connect(tcp, host, port, proxy, timeouts).await?)
+                ProxyKind::Http => Box::new(http_connect(tcp, host, port, proxy, timeouts).await?),
+                ProxyKind::Socks5 => {
+                    Box::new(socks5_connect(tcp, host, port, proxy, timeouts).await?)
                 }
-                ProxyKind::Socks5 => Box::new(socks5_connect(tcp, host, port, proxy, timeouts).await?),
             };
             trace.note(&format!("proxy opened a tunnel to {target}"));
-            trace.pass(format!("{target} via {} proxy {address}", proxy.kind.as_str()));
+            trace.pass(format!(
+                "{target} via {} proxy {address}",
+                proxy.kind.as_str()
+            ));
             Ok(stream)
         }
     }
@@ -175,8 +178,16 @@ async fn connect_any(
     }))
 }
 
-fn connect_error((e, address): (io::Error, SocketAddr), stage: Stage, refused: Reason) -> MailError {
-    let whose = if refused == Reason::ProxyRefused { "proxy " } else { "" };
+fn connect_error(
+    (e, address): (io::Error, SocketAddr),
+    stage: Stage,
+    refused: Reason,
+) -> MailError {
+    let whose = if refused == Reason::ProxyRefused {
+        "proxy "
+    } else {
+        ""
+    };
     let reason = match e.kind() {
         io::ErrorKind::ConnectionRefused => refused,
         io::ErrorKind::TimedOut => Reason::Timeout,
@@ -305,15 +316,18 @@ async fn socks5_connect(
         Ok(Err(e)) => {
             use tokio_socks::Error as S;
             let reason = match &e {
-                S::PasswordAuthFailure(_) | S::NoAcceptableAuthMethods | S::AuthorizationRequired => {
-                    Reason::ProxyAuthFailed
-                }
+                S::PasswordAuthFailure(_)
+                | S::NoAcceptableAuthMethods
+                | S::AuthorizationRequired => Reason::ProxyAuthFailed,
                 _ => Reason::ProxyFailed,
             };
             Err(MailError::new(
                 reason,
                 Stage::Connect,
-                format!("SOCKS5 proxy: {e} (connecting to {}:{})", target.0, target.1),
+                format!(
+                    "SOCKS5 proxy: {e} (connecting to {}:{})",
+                    target.0, target.1
+                ),
             ))
         }
     }

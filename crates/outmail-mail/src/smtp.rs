@@ -94,10 +94,9 @@ pub async fn deliver(
         Err(e) => return Err(e),
     };
     let result = session.run(auth, message, dry_run).await;
-    match &result {
-        Ok(_) => session.quit().await,
-        // The connection may be half-way through a reply: just close it.
-        Err(_) => {}
+    // After a failure the connection may be half-way through a reply: just close it.
+    if result.is_ok() {
+        session.quit().await;
     }
     result
 }
@@ -165,14 +164,14 @@ impl Capabilities {
         // The first line is the server's name; each later line is one extension.
         for line in reply.message().skip(1) {
             let mut words = line.split_whitespace();
-            let Some(keyword) = words.next() else { continue };
+            let Some(keyword) = words.next() else {
+                continue;
+            };
             match keyword.to_ascii_uppercase().as_str() {
                 "STARTTLS" => caps.starttls = true,
                 "SMTPUTF8" => caps.smtputf8 = true,
                 "8BITMIME" => caps.eight_bit_mime = true,
-                "AUTH" => caps
-                    .auth
-                    .extend(words.map(|w| w.to_ascii_uppercase())),
+                "AUTH" => caps.auth.extend(words.map(|w| w.to_ascii_uppercase())),
                 "SIZE" => caps.size = words.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0),
                 _ => {}
             }
@@ -251,7 +250,11 @@ impl<'a> Session<'a> {
             return Err(rejection(stage, &reply));
         }
         let parsed = Response::from_str(&reply.raw).map_err(|e| {
-            MailError::new(Reason::Protocol, stage, format!("unreadable EHLO reply: {e}"))
+            MailError::new(
+                Reason::Protocol,
+                stage,
+                format!("unreadable EHLO reply: {e}"),
+            )
         })?;
         self.caps = Capabilities::from_reply(&parsed);
         if stage == Stage::Ehlo {
@@ -292,12 +295,10 @@ impl<'a> Session<'a> {
         match reply.code {
             220 => {}
             454 => {
-                return Err(MailError::new(
-                    Reason::StartTlsRefused,
-                    Stage::Tls,
-                    reply.text(),
-                )
-                .with_code(454));
+                return Err(
+                    MailError::new(Reason::StartTlsRefused, Stage::Tls, reply.text())
+                        .with_code(454),
+                );
             }
             _ => return Err(rejection(Stage::Tls, &reply)),
         }
@@ -336,8 +337,10 @@ impl<'a> Session<'a> {
         self.mail(message).await?;
         self.rcpt(&message.envelope).await?;
         if dry_run {
-            self.trace
-                .skip(Stage::Data, "dry run: stopped before DATA, nothing was delivered");
+            self.trace.skip(
+                Stage::Data,
+                "dry run: stopped before DATA, nothing was delivered",
+            );
             return Ok(None);
         }
         self.data(message).await.map(Some)
@@ -403,8 +406,12 @@ impl<'a> Session<'a> {
         let mut reply = if mechanism.supports_initial_response() {
             let initial = mechanism.response(&credentials, None).map_err(sasl_error)?;
             let line = format!("AUTH {name} {}\r\n", BASE64.encode(initial));
-            self.command(Stage::Auth, &line, Some(&format!("AUTH {name} [credentials redacted]")))
-                .await?
+            self.command(
+                Stage::Auth,
+                &line,
+                Some(&format!("AUTH {name} [credentials redacted]")),
+            )
+            .await?
         } else {
             self.command(Stage::Auth, &format!("AUTH {name}\r\n"), None)
                 .await?
@@ -419,7 +426,8 @@ impl<'a> Session<'a> {
                 .and_then(|b| String::from_utf8(b).ok())
                 .unwrap_or_default();
             if mechanism == Mechanism::Xoauth2 {
-                self.trace.note(&format!("the server's XOAUTH2 error: {challenge}"));
+                self.trace
+                    .note(&format!("the server's XOAUTH2 error: {challenge}"));
                 let last = self.command(Stage::Auth, "\r\n", Some("")).await?;
                 return Err(MailError::new(
                     Reason::OAuthTokenRejected,
@@ -510,7 +518,8 @@ impl<'a> Session<'a> {
                 return Err(rejection(Stage::Rcpt, &reply));
             }
         }
-        self.trace.pass(format!("{} recipient(s) accepted", envelope.to().len()));
+        self.trace
+            .pass(format!("{} recipient(s) accepted", envelope.to().len()));
         Ok(())
     }
 
@@ -565,9 +574,7 @@ impl<'a> Session<'a> {
     }
 
     async fn quit(&mut self) {
-        let _ = self
-            .command(Stage::Data, &Quit.to_string(), None)
-            .await;
+        let _ = self.command(Stage::Data, &Quit.to_string(), None).await;
     }
 
     /// Writes one command (shown in the transcript as `shown` when it carries a secret) and
@@ -753,7 +760,10 @@ mod tests {
 
     #[test]
     fn dot_stuffing_doubles_leading_dots_and_normalises_line_ends() {
-        assert_eq!(dot_stuff(b".a\r\nb\n.\r\n..c"), b"..a\r\nb\r\n..\r\n...c".to_vec());
+        assert_eq!(
+            dot_stuff(b".a\r\nb\n.\r\n..c"),
+            b"..a\r\nb\r\n..\r\n...c".to_vec()
+        );
         assert_eq!(dot_stuff(b"x\r\n"), b"x".to_vec());
     }
 

@@ -119,7 +119,9 @@ fn classify(e: &io::Error, host: &Host) -> MailError {
         Some(rustls::Error::InvalidCertificate(cert)) => match cert {
             CertificateError::UnknownIssuer | CertificateError::BadSignature => (
                 Reason::CertificateUntrusted,
-                format!("the certificate of {host} is not signed by a trusted authority ({cert:?})"),
+                format!(
+                    "the certificate of {host} is not signed by a trusted authority ({cert:?})"
+                ),
             ),
             CertificateError::Expired
             | CertificateError::ExpiredContext { .. }

@@ -101,7 +101,10 @@ impl Transport {
             other => Err(MailError::new(
                 Reason::InvalidMessage,
                 Stage::Prepare,
-                format!("the {} transport is not available in this build", other.kind().as_str()),
+                format!(
+                    "the {} transport is not available in this build",
+                    other.kind().as_str()
+                ),
             )),
         }
     }
@@ -151,7 +154,10 @@ impl Transport {
                 return Err(MailError::new(
                     Reason::AuthMechanismUnavailable,
                     Stage::Prepare,
-                    format!("{} authentication is not available in this build", auth.kind()),
+                    format!(
+                        "{} authentication is not available in this build",
+                        auth.kind()
+                    ),
                 ));
             }
         })
@@ -219,4 +225,3 @@ fn blame(spec: &ProfileSpec) -> Blame {
         },
     }
 }
-

@@ -6,7 +6,9 @@ mod support;
 
 use outmail_types::diagnosis::{Outcome, Stage};
 use support::fault;
-use support::{Pki, ProxyPeer, ServerCert, SmtpPeer, arg, profile, reason, run, smtp_draft, with_proxy};
+use support::{
+    Pki, ProxyPeer, ServerCert, SmtpPeer, arg, profile, reason, run, smtp_draft, with_proxy,
+};
 
 const NO_AUTH: &str = r#"{"kind": "none"}"#;
 
@@ -21,13 +23,30 @@ async fn starttls_through_an_http_connect_proxy_with_basic_auth_delivers() {
     let peer = starttls_peer(&pki);
     let proxy = ProxyPeer::tinyproxy(Some(("relay", "pr0xy-pw")));
     let draft = smtp_draft(peer.port, "starttls", Some(&pki.ca_pem), NO_AUTH, false);
-    let (spec, secrets) = profile(&with_proxy(&draft, "http", proxy.port, Some(("relay", "pr0xy-pw"))));
+    let (spec, secrets) = profile(&with_proxy(
+        &draft,
+        "http",
+        proxy.port,
+        Some(("relay", "pr0xy-pw")),
+    ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(report.outcome, Outcome::Delivered, "{report:#?}");
-    let connect = report.stages.iter().find(|s| s.stage == Stage::Connect).expect("connect");
-    assert!(connect.detail.contains("via http proxy"), "{}", connect.detail);
+    let connect = report
+        .stages
+        .iter()
+        .find(|s| s.stage == Stage::Connect)
+        .expect("connect");
+    assert!(
+        connect.detail.contains("via http proxy"),
+        "{}",
+        connect.detail
+    );
     assert_eq!(peer.messages()[0]["tls"], true);
-    assert!(!serde_json::to_string(&report).expect("json").contains("pr0xy-pw"));
+    assert!(
+        !serde_json::to_string(&report)
+            .expect("json")
+            .contains("pr0xy-pw")
+    );
 }
 
 #[tokio::test]
@@ -35,7 +54,12 @@ async fn a_wrong_proxy_password_blames_the_proxy_password() {
     let peer = SmtpPeer::start(&[]);
     let proxy = ProxyPeer::tinyproxy(Some(("relay", "right")));
     let draft = smtp_draft(peer.port, "none", None, NO_AUTH, false);
-    let (spec, secrets) = profile(&with_proxy(&draft, "http", proxy.port, Some(("relay", "wrong"))));
+    let (spec, secrets) = profile(&with_proxy(
+        &draft,
+        "http",
+        proxy.port,
+        Some(("relay", "wrong")),
+    ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
     assert_eq!(failure.reason, "proxy_auth_failed", "{report:#?}");
@@ -61,7 +85,12 @@ async fn starttls_through_a_socks5_proxy_with_a_password_delivers() {
     let peer = starttls_peer(&pki);
     let proxy = ProxyPeer::microsocks(Some(("sockuser", "s0cks-pw")));
     let draft = smtp_draft(peer.port, "starttls", Some(&pki.ca_pem), NO_AUTH, false);
-    let (spec, secrets) = profile(&with_proxy(&draft, "socks5", proxy.port, Some(("sockuser", "s0cks-pw"))));
+    let (spec, secrets) = profile(&with_proxy(
+        &draft,
+        "socks5",
+        proxy.port,
+        Some(("sockuser", "s0cks-pw")),
+    ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(report.outcome, Outcome::Delivered, "{report:#?}");
     assert_eq!(peer.messages()[0]["tls"], true);
@@ -72,7 +101,12 @@ async fn a_socks5_proxy_refusing_the_password_is_a_proxy_auth_failure() {
     let peer = SmtpPeer::start(&[]);
     let proxy = ProxyPeer::microsocks(Some(("sockuser", "right")));
     let draft = smtp_draft(peer.port, "none", None, NO_AUTH, false);
-    let (spec, secrets) = profile(&with_proxy(&draft, "socks5", proxy.port, Some(("sockuser", "wrong"))));
+    let (spec, secrets) = profile(&with_proxy(
+        &draft,
+        "socks5",
+        proxy.port,
+        Some(("sockuser", "wrong")),
+    ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(reason(&report), "proxy_auth_failed", "{report:#?}");
 }
@@ -84,7 +118,11 @@ async fn a_proxy_that_is_not_running_is_proxy_refused_and_blames_the_proxy() {
     let (spec, secrets) = profile(&with_proxy(&draft, "socks5", fault::closed_port(), None));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!((failure.reason.as_str(), failure.stage), ("proxy_refused", Stage::Connect), "{report:#?}");
+    assert_eq!(
+        (failure.reason.as_str(), failure.stage),
+        ("proxy_refused", Stage::Connect),
+        "{report:#?}"
+    );
     assert_eq!(failure.field.as_deref(), Some("proxy.host"));
 }
 

@@ -7,7 +7,7 @@ use outmail_mail::Trace;
 use outmail_mail::message::Letter;
 use outmail_mail::transport::Transport;
 use outmail_types::Mailbox;
-use outmail_types::diagnosis::{Direction, Outcome, Stage, StageStatus};
+use outmail_types::diagnosis::{Direction, Outcome, Stage, StageStatus, TestReport};
 use support::fault::{self, Script};
 use support::{Pki, ServerCert, SmtpPeer, arg, profile, quick_timeouts, reason, run, smtp_draft};
 
@@ -26,8 +26,15 @@ fn tls_peer(pki: &Pki, mode: &str, cert: ServerCert, extra: &[&str]) -> SmtpPeer
     SmtpPeer::start(&args)
 }
 
-fn stage_status(report: &outmail_types::diagnosis::TestReport, stage: Stage) -> Option<StageStatus> {
-    report.stages.iter().find(|s| s.stage == stage).map(|s| s.status)
+fn stage_status(
+    report: &outmail_types::diagnosis::TestReport,
+    stage: Stage,
+) -> Option<StageStatus> {
+    report
+        .stages
+        .iter()
+        .find(|s| s.stage == stage)
+        .map(|s| s.status)
 }
 
 #[tokio::test]
@@ -39,7 +46,16 @@ async fn plain_smtp_without_auth_delivers_the_message_with_signature_and_headers
     let stages: Vec<Stage> = report.stages.iter().map(|s| s.stage).collect();
     assert_eq!(
         stages,
-        [Stage::Prepare, Stage::Resolve, Stage::Connect, Stage::Greeting, Stage::Ehlo, Stage::Mail, Stage::Rcpt, Stage::Data]
+        [
+            Stage::Prepare,
+            Stage::Resolve,
+            Stage::Connect,
+            Stage::Greeting,
+            Stage::Ehlo,
+            Stage::Mail,
+            Stage::Rcpt,
+            Stage::Data
+        ]
     );
     let messages = peer.messages();
     assert_eq!(messages.len(), 1);
@@ -52,7 +68,10 @@ async fn plain_smtp_without_auth_delivers_the_message_with_signature_and_headers
     assert!(data.contains("X-Outmail-Test: 1"), "{data}");
     let id = report.message_id.as_deref().expect("message id");
     assert!(data.contains(&format!("Message-ID: <{id}>")), "{data}");
-    assert!(data.contains("From: \"Outmail Test\" <sender@example.com>"), "{data}");
+    assert!(
+        data.contains("From: \"Outmail Test\" <sender@example.com>"),
+        "{data}"
+    );
 }
 
 #[tokio::test]
@@ -62,7 +81,10 @@ async fn a_dry_run_stops_before_data_and_delivers_nothing() {
     let report = run(spec, secrets, "ops@example.net", true).await;
     assert_eq!(report.outcome, Outcome::DryRunPassed, "{report:#?}");
     assert_eq!(stage_status(&report, Stage::Rcpt), Some(StageStatus::Ok));
-    assert_eq!(stage_status(&report, Stage::Data), Some(StageStatus::Skipped));
+    assert_eq!(
+        stage_status(&report, Stage::Data),
+        Some(StageStatus::Skipped)
+    );
     assert!(!report.transcript.iter().any(|l| l.text == "DATA"));
     assert!(peer.messages().is_empty());
 }
@@ -70,11 +92,26 @@ async fn a_dry_run_stops_before_data_and_delivers_nothing() {
 #[tokio::test]
 async fn starttls_with_auth_plain_and_a_custom_ca_delivers_and_redacts_the_password() {
     let pki = Pki::new();
-    let peer = tls_peer(&pki, "starttls", ServerCert::Good, &[
-        "--auth", "PLAIN,LOGIN", "--user", "alice", "--password", "pl41n-s3cret", "--require-auth",
-    ]);
+    let peer = tls_peer(
+        &pki,
+        "starttls",
+        ServerCert::Good,
+        &[
+            "--auth",
+            "PLAIN,LOGIN",
+            "--user",
+            "alice",
+            "--password",
+            "pl41n-s3cret",
+            "--require-auth",
+        ],
+    );
     let (spec, secrets) = profile(&smtp_draft(
-        peer.port, "starttls", Some(&pki.ca_pem), &basic("alice", "pl41n-s3cret", "plain"), false,
+        peer.port,
+        "starttls",
+        Some(&pki.ca_pem),
+        &basic("alice", "pl41n-s3cret", "plain"),
+        false,
     ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(report.outcome, Outcome::Delivered, "{report:#?}");
@@ -85,41 +122,88 @@ async fn starttls_with_auth_plain_and_a_custom_ca_delivers_and_redacts_the_passw
     let transcript = serde_json::to_string(&report.transcript).expect("json");
     assert!(!transcript.contains("pl41n-s3cret"));
     // base64 of "\0alice\0pl41n-s3cret" must not leak either.
-    assert!(!transcript.contains("AGFsaWNlAHBsNDFuLXMzY3JldA"), "{transcript}");
-    assert!(transcript.contains("AUTH PLAIN [credentials redacted]"), "{transcript}");
+    assert!(
+        !transcript.contains("AGFsaWNlAHBsNDFuLXMzY3JldA"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("AUTH PLAIN [credentials redacted]"),
+        "{transcript}"
+    );
     // EHLO is sent again after STARTTLS.
-    let ehlos = report.transcript.iter().filter(|l| l.direction == Direction::Client && l.text.starts_with("EHLO")).count();
+    let ehlos = report
+        .transcript
+        .iter()
+        .filter(|l| l.direction == Direction::Client && l.text.starts_with("EHLO"))
+        .count();
     assert_eq!(ehlos, 2, "{transcript}");
 }
 
 #[tokio::test]
 async fn starttls_with_auth_login_answers_both_challenges() {
     let pki = Pki::new();
-    let peer = tls_peer(&pki, "starttls", ServerCert::Good, &[
-        "--auth", "LOGIN", "--user", "bob@example.com", "--password", "l0gin-pw", "--require-auth",
-    ]);
+    let peer = tls_peer(
+        &pki,
+        "starttls",
+        ServerCert::Good,
+        &[
+            "--auth",
+            "LOGIN",
+            "--user",
+            "bob@example.com",
+            "--password",
+            "l0gin-pw",
+            "--require-auth",
+        ],
+    );
     let (spec, secrets) = profile(&smtp_draft(
-        peer.port, "starttls", Some(&pki.ca_pem), &basic("bob@example.com", "l0gin-pw", "auto"), false,
+        peer.port,
+        "starttls",
+        Some(&pki.ca_pem),
+        &basic("bob@example.com", "l0gin-pw", "auto"),
+        false,
     ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(report.outcome, Outcome::Delivered, "{report:#?}");
     assert_eq!(peer.messages()[0]["auth_mechanism"], "LOGIN");
     let transcript = serde_json::to_string(&report.transcript).expect("json");
-    assert!(!transcript.contains("l0gin-pw") && !transcript.contains("bDBnaW4tcHc"), "{transcript}");
+    assert!(
+        !transcript.contains("l0gin-pw") && !transcript.contains("bDBnaW4tcHc"),
+        "{transcript}"
+    );
 }
 
 #[tokio::test]
 async fn implicit_tls_with_auth_plain_delivers() {
     let pki = Pki::new();
-    let peer = tls_peer(&pki, "implicit", ServerCert::Good, &[
-        "--auth", "PLAIN", "--user", "carol", "--password", "tls-pw", "--require-auth",
-    ]);
+    let peer = tls_peer(
+        &pki,
+        "implicit",
+        ServerCert::Good,
+        &[
+            "--auth",
+            "PLAIN",
+            "--user",
+            "carol",
+            "--password",
+            "tls-pw",
+            "--require-auth",
+        ],
+    );
     let (spec, secrets) = profile(&smtp_draft(
-        peer.port, "tls", Some(&pki.ca_pem), &basic("carol", "tls-pw", "auto"), false,
+        peer.port,
+        "tls",
+        Some(&pki.ca_pem),
+        &basic("carol", "tls-pw", "auto"),
+        false,
     ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(report.outcome, Outcome::Delivered, "{report:#?}");
-    assert_eq!(report.stages[3].stage, Stage::Tls, "TLS comes before the greeting: {report:#?}");
+    assert_eq!(
+        report.stages[3].stage,
+        Stage::Tls,
+        "TLS comes before the greeting: {report:#?}"
+    );
     assert_eq!(peer.messages()[0]["tls"], true);
 }
 
@@ -164,7 +248,11 @@ async fn implicit_tls_against_a_plain_port_is_the_wrong_port_for_the_security_mo
     let (spec, secrets) = profile(&smtp_draft(peer.port, "tls", None, NO_AUTH, false));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!((failure.reason.as_str(), failure.stage), ("wrong_port_for_security", Stage::Tls), "{report:#?}");
+    assert_eq!(
+        (failure.reason.as_str(), failure.stage),
+        ("wrong_port_for_security", Stage::Tls),
+        "{report:#?}"
+    );
     assert_eq!(failure.field.as_deref(), Some("transport.security"));
     assert!(failure.remedy.contains("STARTTLS"), "{}", failure.remedy);
 }
@@ -173,11 +261,25 @@ async fn implicit_tls_against_a_plain_port_is_the_wrong_port_for_the_security_mo
 async fn starttls_against_an_implicit_tls_port_is_the_wrong_port_for_the_security_mode() {
     let pki = Pki::new();
     let peer = tls_peer(&pki, "implicit", ServerCert::Good, &[]);
-    let (spec, secrets) = profile(&smtp_draft(peer.port, "starttls", Some(&pki.ca_pem), NO_AUTH, false));
+    let (spec, secrets) = profile(&smtp_draft(
+        peer.port,
+        "starttls",
+        Some(&pki.ca_pem),
+        NO_AUTH,
+        false,
+    ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!((failure.reason.as_str(), failure.stage), ("wrong_port_for_security", Stage::Greeting), "{report:#?}");
-    assert!(failure.remedy.contains("implicit TLS"), "{}", failure.remedy);
+    assert_eq!(
+        (failure.reason.as_str(), failure.stage),
+        ("wrong_port_for_security", Stage::Greeting),
+        "{report:#?}"
+    );
+    assert!(
+        failure.remedy.contains("implicit TLS"),
+        "{}",
+        failure.remedy
+    );
 }
 
 #[tokio::test]
@@ -187,7 +289,11 @@ async fn a_self_signed_certificate_is_untrusted_and_points_at_the_custom_ca() {
     let (spec, secrets) = profile(&smtp_draft(peer.port, "tls", None, NO_AUTH, false));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!((failure.reason.as_str(), failure.stage), ("certificate_untrusted", Stage::Tls), "{report:#?}");
+    assert_eq!(
+        (failure.reason.as_str(), failure.stage),
+        ("certificate_untrusted", Stage::Tls),
+        "{report:#?}"
+    );
     assert_eq!(failure.field.as_deref(), Some("transport.ca_certificate"));
 }
 
@@ -195,7 +301,13 @@ async fn a_self_signed_certificate_is_untrusted_and_points_at_the_custom_ca() {
 async fn an_expired_certificate_is_reported_as_expired_even_with_the_right_ca() {
     let pki = Pki::new();
     let peer = tls_peer(&pki, "starttls", ServerCert::Expired, &[]);
-    let (spec, secrets) = profile(&smtp_draft(peer.port, "starttls", Some(&pki.ca_pem), NO_AUTH, false));
+    let (spec, secrets) = profile(&smtp_draft(
+        peer.port,
+        "starttls",
+        Some(&pki.ca_pem),
+        NO_AUTH,
+        false,
+    ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(reason(&report), "certificate_expired", "{report:#?}");
     assert!(peer.messages().is_empty());
@@ -205,7 +317,13 @@ async fn an_expired_certificate_is_reported_as_expired_even_with_the_right_ca() 
 async fn a_certificate_for_another_host_is_reported_as_the_wrong_host() {
     let pki = Pki::new();
     let peer = tls_peer(&pki, "implicit", ServerCert::WrongHost, &[]);
-    let (spec, secrets) = profile(&smtp_draft(peer.port, "tls", Some(&pki.ca_pem), NO_AUTH, false));
+    let (spec, secrets) = profile(&smtp_draft(
+        peer.port,
+        "tls",
+        Some(&pki.ca_pem),
+        NO_AUTH,
+        false,
+    ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
     assert_eq!(failure.reason, "certificate_wrong_host", "{report:#?}");
@@ -215,10 +333,21 @@ async fn a_certificate_for_another_host_is_reported_as_the_wrong_host() {
 #[tokio::test]
 async fn starttls_required_but_not_offered_never_falls_back_to_plain_text() {
     let peer = SmtpPeer::start(&["--auth", "PLAIN", "--user", "u", "--password", "p"]);
-    let (spec, secrets) = profile(&smtp_draft(peer.port, "starttls", None, &basic("u", "p", "auto"), false));
+    let (spec, secrets) = profile(&smtp_draft(
+        peer.port,
+        "starttls",
+        None,
+        &basic("u", "p", "auto"),
+        false,
+    ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(reason(&report), "starttls_not_offered", "{report:#?}");
-    assert!(!report.transcript.iter().any(|l| l.text.starts_with("AUTH") || l.text.starts_with("MAIL")));
+    assert!(
+        !report
+            .transcript
+            .iter()
+            .any(|l| l.text.starts_with("AUTH") || l.text.starts_with("MAIL"))
+    );
     assert!(peer.messages().is_empty());
 }
 
@@ -228,40 +357,72 @@ async fn a_454_answer_to_starttls_is_reported_as_refused() {
     let (spec, secrets) = profile(&smtp_draft(peer.port, "starttls", None, NO_AUTH, false));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!((failure.reason.as_str(), failure.code), ("starttls_refused", Some(454)), "{report:#?}");
+    assert_eq!(
+        (failure.reason.as_str(), failure.code),
+        ("starttls_refused", Some(454)),
+        "{report:#?}"
+    );
 }
 
 #[tokio::test]
 async fn a_wrong_password_is_a_535_that_blames_the_password() {
-    let peer = SmtpPeer::start(&["--auth", "PLAIN,LOGIN", "--user", "alice", "--password", "right"]);
-    let (spec, secrets) = profile(&smtp_draft(peer.port, "none", None, &basic("alice", "wrong", "auto"), false));
+    let peer = SmtpPeer::start(&[
+        "--auth",
+        "PLAIN,LOGIN",
+        "--user",
+        "alice",
+        "--password",
+        "right",
+    ]);
+    let (spec, secrets) = profile(&smtp_draft(
+        peer.port,
+        "none",
+        None,
+        &basic("alice", "wrong", "auto"),
+        false,
+    ));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!((failure.reason.as_str(), failure.code, failure.stage), ("auth_failed", Some(535), Stage::Auth), "{report:#?}");
+    assert_eq!(
+        (failure.reason.as_str(), failure.code, failure.stage),
+        ("auth_failed", Some(535), Stage::Auth),
+        "{report:#?}"
+    );
     assert_eq!(failure.field.as_deref(), Some("transport.auth.password"));
     assert!(failure.message.contains("5.7.8"), "{}", failure.message);
 }
 
+/// A test send with basic auth (`mechanism`) to a fault peer that answers AUTH with `reply`.
+async fn auth_reply_report(reply: &'static str, mechanism: &str) -> TestReport {
+    let peer = fault::start(Script::AuthReply(reply)).await;
+    let auth = basic("a@contoso.com", "pw", mechanism);
+    let (spec, secrets) = profile(&smtp_draft(peer.port, "none", None, &auth, false));
+    run(spec, secrets, "ops@example.net", false).await
+}
+
 #[tokio::test]
 async fn microsoft_5_7_139_means_smtp_auth_is_disabled_for_the_tenant() {
-    let peer = fault::start(Script::AuthReply(
-        "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.",
-    ))
-    .await;
-    let (spec, secrets) = profile(&smtp_draft(peer.port, "none", None, &basic("a@contoso.com", "pw", "login"), false));
-    let report = run(spec, secrets, "ops@example.net", false).await;
+    let report = auth_reply_report("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.", "login").await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!(failure.reason, "microsoft365_smtp_auth_disabled", "{report:#?}");
+    assert_eq!(
+        failure.reason, "microsoft365_smtp_auth_disabled",
+        "{report:#?}"
+    );
     assert!(failure.remedy.contains("Authenticated SMTP"));
 }
 
 #[tokio::test]
 async fn microsoft_5_7_3_is_an_unsuccessful_sign_in() {
-    let peer = fault::start(Script::AuthReply("535 5.7.3 Authentication unsuccessful [SN4PR0601CA0021.namprd06.prod.outlook.com]")).await;
-    let (spec, secrets) = profile(&smtp_draft(peer.port, "none", None, &basic("a@contoso.com", "pw", "plain"), false));
-    let report = run(spec, secrets, "ops@example.net", false).await;
+    let report = auth_reply_report(
+        "535 5.7.3 Authentication unsuccessful [SN4PR0601CA0021.namprd06.prod.outlook.com]",
+        "plain",
+    )
+    .await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!(failure.reason, "microsoft365_auth_unsuccessful", "{report:#?}");
+    assert_eq!(
+        failure.reason, "microsoft365_auth_unsuccessful",
+        "{report:#?}"
+    );
     assert_eq!(failure.field.as_deref(), Some("transport.auth.password"));
 }
 
@@ -271,7 +432,11 @@ async fn relaying_denied_is_reported_at_rcpt() {
     let (spec, secrets) = profile(&smtp_draft(peer.port, "none", None, NO_AUTH, false));
     let report = run(spec, secrets, "someone@elsewhere.test", false).await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!((failure.reason.as_str(), failure.code, failure.stage), ("relay_denied", Some(550), Stage::Rcpt), "{report:#?}");
+    assert_eq!(
+        (failure.reason.as_str(), failure.code, failure.stage),
+        ("relay_denied", Some(550), Stage::Rcpt),
+        "{report:#?}"
+    );
 }
 
 #[tokio::test]
@@ -281,12 +446,19 @@ async fn a_message_over_the_servers_size_limit_is_refused_before_it_is_sent() {
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
     assert_eq!(failure.reason, "message_too_large", "{report:#?}");
-    assert!(failure.message.contains("at most 200"), "{}", failure.message);
+    assert!(
+        failure.message.contains("at most 200"),
+        "{}",
+        failure.message
+    );
 }
 
 #[tokio::test]
 async fn a_552_after_rcpt_is_too_large() {
-    let peer = fault::start(Script::RcptReply("552 5.3.4 Message size exceeds fixed maximum message size")).await;
+    let peer = fault::start(Script::RcptReply(
+        "552 5.3.4 Message size exceeds fixed maximum message size",
+    ))
+    .await;
     let (spec, secrets) = profile(&smtp_draft(peer.port, "none", None, NO_AUTH, false));
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(reason(&report), "message_too_large", "{report:#?}");
@@ -298,7 +470,11 @@ async fn a_closed_port_is_connection_refused_and_blames_the_port() {
     let (spec, secrets) = profile(&smtp_draft(port, "none", None, NO_AUTH, false));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!((failure.reason.as_str(), failure.stage), ("connection_refused", Stage::Connect), "{report:#?}");
+    assert_eq!(
+        (failure.reason.as_str(), failure.stage),
+        ("connection_refused", Stage::Connect),
+        "{report:#?}"
+    );
     assert_eq!(failure.field.as_deref(), Some("transport.port"));
 }
 
@@ -308,8 +484,15 @@ async fn a_server_that_stops_answering_is_a_timeout_at_that_stage() {
     let (spec, secrets) = profile(&smtp_draft(peer.port, "none", None, NO_AUTH, false));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!((failure.reason.as_str(), failure.stage), ("timeout", Stage::Ehlo), "{report:#?}");
-    assert_eq!(stage_status(&report, Stage::Ehlo), Some(StageStatus::Failed));
+    assert_eq!(
+        (failure.reason.as_str(), failure.stage),
+        ("timeout", Stage::Ehlo),
+        "{report:#?}"
+    );
+    assert_eq!(
+        stage_status(&report, Stage::Ehlo),
+        Some(StageStatus::Failed)
+    );
 }
 
 #[tokio::test]
@@ -318,7 +501,11 @@ async fn a_silent_server_that_does_not_speak_tls_either_is_a_timeout_at_the_gree
     let (spec, secrets) = profile(&smtp_draft(peer.port, "none", None, NO_AUTH, false));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!((failure.reason.as_str(), failure.stage), ("timeout", Stage::Greeting), "{report:#?}");
+    assert_eq!(
+        (failure.reason.as_str(), failure.stage),
+        ("timeout", Stage::Greeting),
+        "{report:#?}"
+    );
 }
 
 #[tokio::test]
@@ -327,7 +514,11 @@ async fn a_421_greeting_is_a_temporary_refusal() {
     let (spec, secrets) = profile(&smtp_draft(peer.port, "none", None, NO_AUTH, false));
     let report = run(spec, secrets, "ops@example.net", false).await;
     let failure = report.failure.as_ref().expect("fails");
-    assert_eq!((failure.reason.as_str(), failure.code), ("service_unavailable", Some(421)), "{report:#?}");
+    assert_eq!(
+        (failure.reason.as_str(), failure.code),
+        ("service_unavailable", Some(421)),
+        "{report:#?}"
+    );
 }
 
 async fn send_through(peer_port: u16, body_bytes: usize) -> outmail_mail::MailError {
@@ -342,7 +533,10 @@ async fn send_through(peer_port: u16, body_bytes: usize) -> outmail_mail::MailEr
         cc: vec![],
         bcc: vec![],
         subject: "drop".to_owned(),
-        text: Some("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n".repeat(body_bytes / 66 + 1)),
+        text: Some(
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n"
+                .repeat(body_bytes / 66 + 1),
+        ),
         html: None,
         headers: vec![],
     };
@@ -357,7 +551,10 @@ async fn a_drop_during_data_is_a_dropped_connection_and_safe_to_retry() {
     let peer = fault::start(Script::DropMidData).await;
     // Larger than the loopback socket buffers, so the drop happens while we are still writing.
     let error = send_through(peer.port, 32 << 20).await;
-    assert_eq!((error.reason_code(), error.stage), ("connection_dropped", Stage::Data));
+    assert_eq!(
+        (error.reason_code(), error.stage),
+        ("connection_dropped", Stage::Data)
+    );
     assert!(!error.delivery_unknown, "{error:?}");
 }
 
@@ -365,6 +562,9 @@ async fn a_drop_during_data_is_a_dropped_connection_and_safe_to_retry() {
 async fn a_drop_after_the_final_dot_leaves_the_delivery_unknown() {
     let peer = fault::start(Script::DropAfterDot).await;
     let error = send_through(peer.port, 400).await;
-    assert_eq!((error.reason_code(), error.stage), ("connection_dropped", Stage::Data));
+    assert_eq!(
+        (error.reason_code(), error.stage),
+        ("connection_dropped", Stage::Data)
+    );
     assert!(error.delivery_unknown, "{error:?}");
 }

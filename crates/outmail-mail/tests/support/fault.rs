@@ -86,7 +86,11 @@ async fn serve(
                 .await?;
             return Ok(());
         }
-        _ => io.get_mut().write_all(b"220 fault.test ESMTP scripted\r\n").await?,
+        _ => {
+            io.get_mut()
+                .write_all(b"220 fault.test ESMTP scripted\r\n")
+                .await?
+        }
     }
     loop {
         let mut line = String::new();

@@ -31,8 +31,8 @@ pub fn quick_timeouts() -> Timeouts {
 
 /// A profile from its draft JSON, plus the secrets the draft enters.
 pub fn profile(draft_json: &str) -> (ProfileSpec, Secrets) {
-    let draft: ProfileDraft<SecretInput> =
-        serde_json::from_str(draft_json).unwrap_or_else(|e| panic!("draft JSON: {e}\n{draft_json}"));
+    let draft: ProfileDraft<SecretInput> = serde_json::from_str(draft_json)
+        .unwrap_or_else(|e| panic!("draft JSON: {e}\n{draft_json}"));
     let spec = draft
         .validate()
         .unwrap_or_else(|e| panic!("draft does not validate: {e}\n{draft_json}"));
@@ -84,7 +84,10 @@ pub async fn run(spec: ProfileSpec, secrets: Secrets, to: &str, dry_run: bool) -
 
 /// The failure's reason, or "none".
 pub fn reason(report: &TestReport) -> &str {
-    report.failure.as_ref().map_or("none", |f| f.reason.as_str())
+    report
+        .failure
+        .as_ref()
+        .map_or("none", |f| f.reason.as_str())
 }
 
 /// A private CA and server certificates for `localhost`, written as PEM files.
@@ -133,7 +136,11 @@ impl Pki {
         let local = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
         leaf(local.clone(), (now - day, now + 30 * day), "good");
         leaf(local.clone(), (now - 10 * day, now - day), "expired");
-        leaf(vec!["mail.other.test".to_owned()], (now - day, now + 30 * day), "wronghost");
+        leaf(
+            vec!["mail.other.test".to_owned()],
+            (now - day, now + 30 * day),
+            "wronghost",
+        );
         let key = KeyPair::generate().expect("key");
         let cert = CertificateParams::new(local)
             .expect("params")
@@ -169,7 +176,9 @@ impl SmtpPeer {
     /// Starts the peer with `args` (see the script's docstring) and waits for `READY`.
     pub fn start(args: &[&str]) -> Self {
         let spool = tempfile::tempdir().expect("spool");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/smtp_peer.py");
+        // Through the parent folder, so the server crate's tests find it too.
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../outmail-mail/tests/peers/smtp_peer.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(&script)
             .args(["--spool", spool.path().to_str().expect("utf8 path")])
@@ -184,7 +193,9 @@ impl SmtpPeer {
             );
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read READY");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read READY");
         let port = line
             .strip_prefix("READY ")
             .and_then(|p| p.trim().parse().ok())

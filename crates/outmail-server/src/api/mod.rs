@@ -22,6 +22,7 @@ pub mod respond;
 pub mod routing;
 pub mod settings;
 pub mod tenants;
+pub mod test_send;
 pub mod transfer;
 
 /// The document's frame; every operation and schema is added from the handlers and types.
@@ -55,6 +56,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(profiles::list, profiles::create))
         .routes(routes!(profiles::get, profiles::update, profiles::delete))
         .routes(routes!(profiles::duplicate))
+        .routes(routes!(test_send::saved))
+        .routes(routes!(test_send::draft))
         .routes(routes!(settings::get, settings::update))
         .routes(routes!(tenants::list, tenants::create))
         .routes(routes!(tenants::get, tenants::update, tenants::delete))

@@ -101,7 +101,7 @@ fn seal_input(spec: &ProfileSpec, slot: SecretSlot, value: &str) -> SecretWrite 
 
 /// The draft's own rules, then what needs the clock: a certificate that has expired or is not
 /// valid yet cannot authenticate, so it is refused now rather than at the first send.
-fn validate(draft: &ProfileDraft) -> ApiResult<ProfileSpec> {
+pub(super) fn validate(draft: &ProfileDraft) -> ApiResult<ProfileSpec> {
     let spec = draft.validate().map_err(ApiFailure::invalid)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

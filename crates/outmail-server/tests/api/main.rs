@@ -1,5 +1,7 @@
 //! The REST API under `/api/v1`, end to end through the router, on SQLite and on PostgreSQL.
 
+#[path = "../../../outmail-mail/tests/support/mod.rs"]
+mod mail_peers;
 mod support;
 
 mod inputs;
@@ -7,3 +9,4 @@ mod openapi;
 mod profiles;
 mod settings;
 mod system;
+mod test_send;

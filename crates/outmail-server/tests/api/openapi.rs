@@ -7,7 +7,7 @@ use crate::support::TestApp;
 
 /// Every operation the API has. A route added without documentation, or documentation for a
 /// route that is gone, makes this list disagree with the document.
-const OPERATIONS: [(&str, &str); 21] = [
+const OPERATIONS: [(&str, &str); 23] = [
     ("get", "/health"),
     ("get", "/profiles"),
     ("post", "/profiles"),
@@ -15,6 +15,8 @@ const OPERATIONS: [(&str, &str); 21] = [
     ("put", "/profiles/{id}"),
     ("delete", "/profiles/{id}"),
     ("post", "/profiles/{id}/duplicate"),
+    ("post", "/profiles/{id}/test"),
+    ("post", "/profiles/test"),
     ("get", "/settings"),
     ("put", "/settings"),
     ("get", "/tenants"),

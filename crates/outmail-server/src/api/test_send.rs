@@ -1,0 +1,212 @@
+//! `POST /profiles/{id}/test` and `POST /profiles/test`: the staged test send, of a saved
+//! profile or of unsaved settings, answered as one JSON report or streamed as server-sent
+//! events (`stage` as each stage ends, then `report`).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, extract::State};
+use outmail_mail::doctor::{TEST_DEADLINE, TestSend, test_send, test_timeouts};
+use outmail_mail::transport::Secrets;
+use outmail_types::diagnosis::{TestReport, TestSendRequest};
+use outmail_types::email::Charset;
+use outmail_types::error::ApiError;
+use outmail_types::profile::{
+    ProfileDraft, ProfileSpec, SecretAction, StoredProfile, plan_secrets,
+};
+use outmail_types::secret::{SecretInput, SecretSlot};
+use outmail_types::{Mailbox, SecretString};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use super::error::{ApiFailure, ApiResult};
+use super::extract::ApiPath;
+use super::json::ApiJson;
+use super::profiles::{self, LoadedProfile};
+use crate::state::AppState;
+
+/// `POST /profiles/test`: test settings before (or instead of) saving them.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftTestRequest {
+    /// The settings as in the editor.
+    pub profile: ProfileDraft<SecretInput>,
+    /// The saved profile being edited, whose stored secrets may be reused (`{"set": true}`)
+    /// while their destination is unchanged.
+    #[serde(default)]
+    pub profile_id: Option<String>,
+    pub to: String,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `POST /profiles/{id}/test`
+#[utoipa::path(post, path = "/profiles/{id}/test", tag = "profiles", params(("id" = String, Path, description = "the resource ID")), request_body = TestSendRequest, responses((status = 200, description = "the report (also when the test failed: see `outcome` and `failure`); with `Accept: text/event-stream`, `stage` events then one `report` event", body = TestReport), (status = 404, description = "no such resource", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
+pub async fn saved(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<TestSendRequest>,
+) -> ApiResult<Response> {
+    let profile = profiles::load(&state, &id).await?;
+    let to = recipient(&request.to, &profile.spec)?;
+    let mut secrets = Secrets::new();
+    for slot in &profile.stored_secrets {
+        if let Some(value) = open(&state, &profile.row.id, *slot).await? {
+            secrets.insert(*slot, value);
+        }
+    }
+    Ok(respond(&headers, profile.spec, secrets, to, request.dry_run).await)
+}
+
+/// `POST /profiles/test`
+#[utoipa::path(post, path = "/profiles/test", tag = "profiles", request_body = DraftTestRequest, responses((status = 200, description = "the report (also when the test failed); with `Accept: text/event-stream`, `stage` events then one `report` event", body = TestReport), (status = 404, description = "`profile_id` names no profile", body = ApiError), (status = 422, description = "invalid fields, each named by its path (a kept secret whose destination changed must be entered again)", body = ApiError)))]
+pub async fn draft(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<DraftTestRequest>,
+) -> ApiResult<Response> {
+    let spec =
+        profiles::validate(&request.profile).map_err(|failure| prefixed(failure, "profile"))?;
+    let to = recipient(&request.to, &spec)?;
+    let stored: Option<LoadedProfile> = match &request.profile_id {
+        Some(id) => Some(profiles::load(&state, id).await?),
+        None => None,
+    };
+    // The same decision a save makes: a kept secret is reused only for its destination.
+    let plan = plan_secrets(
+        stored.as_ref().map(|s| StoredProfile {
+            spec: &s.spec,
+            secrets: &s.stored_secrets,
+        }),
+        &spec,
+        &request.profile.secret_inputs(),
+    )
+    .map_err(|errors| {
+        let mut prefixed_errors = outmail_types::FieldErrors::new();
+        prefixed_errors.extend_prefixed("profile", errors);
+        ApiFailure::invalid(prefixed_errors)
+    })?;
+    let mut secrets = Secrets::new();
+    for (slot, action) in &plan.actions {
+        match action {
+            SecretAction::Seal(value) => secrets.insert(*slot, value.clone()),
+            SecretAction::Keep => {
+                if let Some(stored) = &stored
+                    && let Some(value) = open(&state, &stored.row.id, *slot).await?
+                {
+                    secrets.insert(*slot, value);
+                }
+            }
+            SecretAction::Clear => {}
+        }
+    }
+    Ok(respond(&headers, spec, secrets, to, request.dry_run).await)
+}
+
+/// One stored secret of profile `id`, opened for sending to the destination it was sealed for.
+async fn open(state: &AppState, id: &str, slot: SecretSlot) -> ApiResult<Option<SecretString>> {
+    use outmail_store::ExposeSecret as _;
+    let opened = state.store.open_secret(id, slot.path()).await?;
+    Ok(opened.map(|value| SecretString::new(value.expose_secret())))
+}
+
+/// Field errors of the draft, under `profile.`.
+fn prefixed(failure: ApiFailure, prefix: &str) -> ApiFailure {
+    match failure {
+        ApiFailure::Client { status, mut error } => {
+            let mut fields = outmail_types::FieldErrors::new();
+            fields.extend_prefixed(prefix, std::mem::take(&mut error.fields));
+            error.fields = fields;
+            ApiFailure::Client { status, error }
+        }
+        other => other,
+    }
+}
+
+/// The recipient, under the profile's address rules (non-ASCII only with UTF-8 headers).
+fn recipient(to: &str, spec: &ProfileSpec) -> ApiResult<Mailbox> {
+    Mailbox::parse(to, Charset::from_utf8_headers(spec.utf8_headers))
+        .map_err(|error| ApiFailure::invalid(outmail_types::FieldErrors::single("to", error)))
+}
+
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"))
+}
+
+async fn respond(
+    headers: &HeaderMap,
+    spec: ProfileSpec,
+    secrets: Secrets,
+    to: Mailbox,
+    dry_run: bool,
+) -> Response {
+    let request = TestSend {
+        spec,
+        secrets,
+        to,
+        dry_run,
+        now: unix_now(),
+        timeouts: test_timeouts(),
+        deadline: TEST_DEADLINE,
+    };
+    if !wants_event_stream(headers) {
+        let report = test_send(request, None).await;
+        log_report(&report);
+        return Json(report).into_response();
+    }
+    let (stages_tx, mut stages_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::unbounded_channel::<Result<Event, Infallible>>();
+    // The test runs to the end even if the client goes away, so its report is complete in the
+    // log; the channels just drop what nobody reads.
+    tokio::spawn(async move {
+        let run = tokio::spawn(test_send(request, Some(stages_tx)));
+        while let Some(stage) = stages_rx.recv().await {
+            if let Ok(event) = Event::default().event("stage").json_data(&stage) {
+                let _ = events_tx.send(Ok(event));
+            }
+        }
+        let report = match run.await {
+            Ok(report) => report,
+            Err(error) => {
+                tracing::error!(%error, "the test send task failed");
+                return;
+            }
+        };
+        log_report(&report);
+        if let Ok(event) = Event::default().event("report").json_data(&report) {
+            let _ = events_tx.send(Ok(event));
+        }
+    });
+    let stream = tokio_stream::wrappers::UnboundedReceiverStream::new(events_rx);
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(5)))
+        .into_response()
+}
+
+fn log_report(report: &TestReport) {
+    match &report.failure {
+        None => tracing::info!(outcome = ?report.outcome, total_ms = report.total_ms, "test send"),
+        Some(failure) => tracing::info!(
+            outcome = ?report.outcome,
+            reason = %failure.reason,
+            stage = %failure.stage,
+            total_ms = report.total_ms,
+            "test send failed"
+        ),
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
