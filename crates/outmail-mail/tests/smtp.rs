@@ -5,9 +5,10 @@ mod support;
 
 use outmail_mail::Trace;
 use outmail_mail::message::Letter;
+use outmail_mail::transport::Secrets;
 use outmail_mail::transport::Transport;
-use outmail_types::Mailbox;
 use outmail_types::diagnosis::{Direction, Outcome, Stage, StageStatus, TestReport};
+use outmail_types::{Mailbox, ProfileSpec};
 use support::fault::{self, Script};
 use support::{Pki, ServerCert, SmtpPeer, arg, profile, quick_timeouts, reason, run, smtp_draft};
 
@@ -24,6 +25,42 @@ fn tls_peer(pki: &Pki, mode: &str, cert: ServerCert, extra: &[&str]) -> SmtpPeer
     let mut args = vec!["--tls", mode, "--cert", arg(&crt), "--key", arg(&key)];
     args.extend_from_slice(extra);
     SmtpPeer::start(&args)
+}
+
+/// A TLS peer in `mode` that requires AUTH with `offered` mechanisms for `login`, and a profile
+/// with `security` and the private CA that signs in to it with `mechanism`.
+fn signing_in(
+    pki: &Pki,
+    mode: &str,
+    security: &str,
+    offered: &str,
+    login: (&str, &str),
+    mechanism: &str,
+) -> (SmtpPeer, ProfileSpec, Secrets) {
+    let (user, password) = login;
+    let peer = tls_peer(
+        pki,
+        mode,
+        ServerCert::Good,
+        &[
+            "--auth",
+            offered,
+            "--user",
+            user,
+            "--password",
+            password,
+            "--require-auth",
+        ],
+    );
+    let auth = basic(user, password, mechanism);
+    let (spec, secrets) = profile(&smtp_draft(
+        peer.port,
+        security,
+        Some(&pki.ca_pem),
+        &auth,
+        false,
+    ));
+    (peer, spec, secrets)
 }
 
 fn stage_status(
@@ -92,27 +129,14 @@ async fn a_dry_run_stops_before_data_and_delivers_nothing() {
 #[tokio::test]
 async fn starttls_with_auth_plain_and_a_custom_ca_delivers_and_redacts_the_password() {
     let pki = Pki::new();
-    let peer = tls_peer(
+    let (peer, spec, secrets) = signing_in(
         &pki,
         "starttls",
-        ServerCert::Good,
-        &[
-            "--auth",
-            "PLAIN,LOGIN",
-            "--user",
-            "alice",
-            "--password",
-            "pl41n-s3cret",
-            "--require-auth",
-        ],
-    );
-    let (spec, secrets) = profile(&smtp_draft(
-        peer.port,
         "starttls",
-        Some(&pki.ca_pem),
-        &basic("alice", "pl41n-s3cret", "plain"),
-        false,
-    ));
+        "PLAIN,LOGIN",
+        ("alice", "pl41n-s3cret"),
+        "plain",
+    );
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(report.outcome, Outcome::Delivered, "{report:#?}");
     let m = &peer.messages()[0];
@@ -142,27 +166,14 @@ async fn starttls_with_auth_plain_and_a_custom_ca_delivers_and_redacts_the_passw
 #[tokio::test]
 async fn starttls_with_auth_login_answers_both_challenges() {
     let pki = Pki::new();
-    let peer = tls_peer(
+    let (peer, spec, secrets) = signing_in(
         &pki,
         "starttls",
-        ServerCert::Good,
-        &[
-            "--auth",
-            "LOGIN",
-            "--user",
-            "bob@example.com",
-            "--password",
-            "l0gin-pw",
-            "--require-auth",
-        ],
-    );
-    let (spec, secrets) = profile(&smtp_draft(
-        peer.port,
         "starttls",
-        Some(&pki.ca_pem),
-        &basic("bob@example.com", "l0gin-pw", "auto"),
-        false,
-    ));
+        "LOGIN",
+        ("bob@example.com", "l0gin-pw"),
+        "auto",
+    );
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(report.outcome, Outcome::Delivered, "{report:#?}");
     assert_eq!(peer.messages()[0]["auth_mechanism"], "LOGIN");
@@ -176,27 +187,14 @@ async fn starttls_with_auth_login_answers_both_challenges() {
 #[tokio::test]
 async fn implicit_tls_with_auth_plain_delivers() {
     let pki = Pki::new();
-    let peer = tls_peer(
+    let (peer, spec, secrets) = signing_in(
         &pki,
         "implicit",
-        ServerCert::Good,
-        &[
-            "--auth",
-            "PLAIN",
-            "--user",
-            "carol",
-            "--password",
-            "tls-pw",
-            "--require-auth",
-        ],
-    );
-    let (spec, secrets) = profile(&smtp_draft(
-        peer.port,
         "tls",
-        Some(&pki.ca_pem),
-        &basic("carol", "tls-pw", "auto"),
-        false,
-    ));
+        "PLAIN",
+        ("carol", "tls-pw"),
+        "auto",
+    );
     let report = run(spec, secrets, "ops@example.net", false).await;
     assert_eq!(report.outcome, Outcome::Delivered, "{report:#?}");
     assert_eq!(
