@@ -11,6 +11,8 @@
 //   --client-cert FILE      PEM certificate registered for client assertions (may repeat)
 //   --mailbox ADDR          preferred_username/email/upn of the signed-in user (default user@example.com)
 //   --expires-in N          lifetime in seconds of issued tokens (default 3600)
+//   --access-token T        issue this fixed access token instead of a fresh JWT, so a
+//                           mail peer started beside it can check the exact bearer it receives
 //   --record FILE           append one JSON line per token/authorize request:
 //                           {path, method, headers, query, body}; body holds the form fields
 //   --exit-on-stdin-close   exit when stdin reaches end of file (parent gone)
@@ -82,6 +84,7 @@ try {
       'client-cert': { type: 'string', multiple: true, default: [] },
       mailbox: { type: 'string', default: 'user@example.com' },
       'expires-in': { type: 'string', default: '3600' },
+      'access-token': { type: 'string' },
       record: { type: 'string' },
       'exit-on-stdin-close': { type: 'boolean', default: false },
     },
@@ -492,6 +495,7 @@ service.on('beforeResponse', (response, req) => {
   if (response.statusCode !== 200) return;
   response.body.expires_in = expiresIn;
   response.body.ext_expires_in = expiresIn;
+  if (flags['access-token'] !== undefined) response.body.access_token = flags['access-token'];
   const rt = response.body.refresh_token;
   if (typeof rt === 'string') refreshTokens.set(rt, { clientId: req.peerClientId, scope: response.body.scope });
 });

@@ -21,6 +21,8 @@ pub enum Reason {
     SmtpUtf8NotSupported,
     /// A non-ASCII address while the profile's UTF-8 headers are off.
     Utf8HeadersOff,
+    /// The local MTA's sendmail program is missing or not executable.
+    LocalMtaMissing,
 
     // Reaching the server.
     DnsFailed,
@@ -142,6 +144,7 @@ impl MailError {
             | R::InvalidMessage
             | R::SmtpUtf8NotSupported
             | R::Utf8HeadersOff
+            | R::LocalMtaMissing
             | R::ConsentRequired => FailureKind::Configuration,
             R::DnsFailed | R::ConnectionRefused | R::Unreachable => FailureKind::Connect,
             R::Timeout => FailureKind::Timeout,
@@ -206,6 +209,7 @@ impl MailError {
             R::InvalidMessage => "invalid_message",
             R::SmtpUtf8NotSupported => "smtputf8_not_supported",
             R::Utf8HeadersOff => "utf8_headers_off",
+            R::LocalMtaMissing => "local_mta_missing",
             R::DnsFailed => "dns_failed",
             R::ConnectionRefused => "connection_refused",
             R::Unreachable => "unreachable",
@@ -266,8 +270,13 @@ impl MailError {
 
     fn field_and_remedy(&self, b: &Blame) -> (Option<&'static str>, String) {
         use Reason as R;
-        let host = Some(b.host_field);
         let oauth = |leaf: &'static str| b.oauth_field(leaf);
+        // Network faults while fetching a token are the token endpoint's, not the server's.
+        let host = if self.stage == Stage::Token {
+            oauth("token_url")
+        } else {
+            Some(b.host_field)
+        };
         match &self.reason {
             R::SecretMissing { path } => (
                 Some(path),
@@ -288,6 +297,12 @@ impl MailError {
                 "Turn on UTF-8 headers for this profile to send to or from a non-ASCII address."
                     .to_owned(),
             ),
+            R::LocalMtaMissing => (
+                Some("transport.sendmail_path"),
+                "This machine has no mail server program at that path. Install an MTA \
+                 (Postfix, Exim, OpenSMTPD) or enter the path of its sendmail program."
+                    .to_owned(),
+            ),
             R::DnsFailed => (
                 host,
                 "The host name does not resolve. Check it for typos, and that this machine's \
@@ -295,7 +310,11 @@ impl MailError {
                     .to_owned(),
             ),
             R::ConnectionRefused => (
-                b.port_field.or(host),
+                if self.stage == Stage::Token {
+                    host
+                } else {
+                    b.port_field.or(host)
+                },
                 format!(
                     "Nothing accepts connections on that port. Check the host and port{}.",
                     b.security
@@ -601,6 +620,7 @@ impl Blame {
             ("transport.oauth", "client_secret") => "transport.oauth.client_secret",
             ("transport.oauth", "tenant_id") => "transport.oauth.tenant_id",
             ("transport.oauth", "refresh_token") => "transport.oauth.refresh_token",
+            ("transport.oauth", "token_url") => "transport.oauth.token_url",
             ("transport.oauth", "flow.credential.certificate") => {
                 "transport.oauth.flow.credential.certificate"
             }
@@ -609,6 +629,7 @@ impl Blame {
             (_, "client_secret") => "transport.auth.oauth.client_secret",
             (_, "tenant_id") => "transport.auth.oauth.tenant_id",
             (_, "refresh_token") => "transport.auth.oauth.refresh_token",
+            (_, "token_url") => "transport.auth.oauth.token_url",
             (_, _) => "transport.auth.oauth.flow.credential.certificate",
         })
     }

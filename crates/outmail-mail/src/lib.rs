@@ -5,13 +5,22 @@
 //! - [`net`]: resolve, connect, HTTP CONNECT and SOCKS5 proxies.
 //! - [`tls`]: rustls, custom CAs, certificate errors by cause.
 //! - [`smtp`]: the SMTP session, stage by stage.
+//! - [`ews`], [`graph`]: Exchange Web Services and Microsoft Graph over [`http_client`].
+//! - [`local`]: the local MTA's sendmail program.
+//! - [`oauth`]: OAuth 2.0 tokens, cached per profile; [`ntlm`]: NTLMv2 messages.
 //! - [`message`]: the RFC 5322 message and envelope.
 //! - [`trace`]: stages with timings and the redacted transcript.
 
 pub mod doctor;
 pub mod error;
+pub mod ews;
+pub mod graph;
+pub mod http_client;
+pub mod local;
 pub mod message;
 pub mod net;
+pub mod ntlm;
+pub mod oauth;
 pub mod smtp;
 pub mod tls;
 pub mod trace;
@@ -20,5 +29,6 @@ pub mod transport;
 pub use error::{Blame, MailError, Reason};
 pub use message::Letter;
 pub use net::Timeouts;
+pub use oauth::{RefreshTokenSink, TokenCache};
 pub use trace::Trace;
-pub use transport::{Receipt, Secrets, Transport};
+pub use transport::{OAuthRuntime, Receipt, Secrets, Transport};

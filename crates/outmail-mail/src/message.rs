@@ -39,6 +39,15 @@ impl Letter {
         self.to.iter().chain(&self.cc).chain(&self.bcc)
     }
 
+    /// Checks the extra headers under the same rule the SMTP message uses (`X-` names, no
+    /// line breaks), for transports that send them as fields of their own (EWS, Graph).
+    pub fn check_headers(&self) -> Result<(), MailError> {
+        for (name, value) in &self.headers {
+            header(name, value)?;
+        }
+        Ok(())
+    }
+
     /// The RFC 5322 message and its envelope (Bcc is in the envelope only).
     pub fn to_smtp(&self) -> Result<Outgoing, MailError> {
         let mut builder = lettre::Message::builder()

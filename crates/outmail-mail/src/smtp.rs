@@ -21,6 +21,7 @@ use tokio::time::timeout;
 
 use crate::error::{MailError, Reason};
 use crate::net::{self, BoxedStream, ProxySettings, Timeouts};
+use crate::ntlm::{self, NtlmCredentials};
 use crate::tls::TlsSettings;
 use crate::trace::Trace;
 
@@ -54,6 +55,8 @@ pub enum SmtpAuth {
         username: String,
         access_token: SecretString,
     },
+    /// NTLMv2 over `AUTH NTLM` (MS-SMTPNTLM).
+    Ntlm(NtlmCredentials),
 }
 
 /// What to deliver: the SMTP envelope and the formatted message.
@@ -367,6 +370,10 @@ impl<'a> Session<'a> {
                     Credentials::new(username.clone(), password.expose().to_owned()),
                 )
             }
+            SmtpAuth::Ntlm(credentials) => {
+                self.trace.begin(Stage::Auth);
+                return self.authenticate_ntlm(credentials).await;
+            }
             SmtpAuth::Xoauth2 {
                 username,
                 access_token,
@@ -379,27 +386,7 @@ impl<'a> Session<'a> {
             }
         };
         let name = mechanism.to_string();
-        if self.caps.auth.is_empty() {
-            return Err(MailError::new(
-                Reason::AuthNotOffered,
-                Stage::Auth,
-                if self.encrypted {
-                    "the server does not offer AUTH".to_owned()
-                } else {
-                    "the server does not offer AUTH on this unencrypted connection".to_owned()
-                },
-            ));
-        }
-        if !self.caps.offers(&name) {
-            return Err(MailError::new(
-                Reason::AuthMechanismUnavailable,
-                Stage::Auth,
-                format!(
-                    "the server offers AUTH {}, not {name}",
-                    self.caps.auth.join(" ")
-                ),
-            ));
-        }
+        self.require_mechanism(&name)?;
         let sasl_error = |e: lettre::transport::smtp::Error| {
             MailError::new(Reason::Protocol, Stage::Auth, format!("SASL {name}: {e}"))
         };
@@ -444,6 +431,37 @@ impl<'a> Session<'a> {
                 .command(Stage::Auth, &line, Some("[credentials redacted]"))
                 .await?;
         }
+        self.auth_result(&name, &reply, mechanism == Mechanism::Xoauth2)
+    }
+
+    /// Checks that the server offers AUTH, and the mechanism `name`.
+    fn require_mechanism(&self, name: &str) -> Result<(), MailError> {
+        if self.caps.auth.is_empty() {
+            return Err(MailError::new(
+                Reason::AuthNotOffered,
+                Stage::Auth,
+                if self.encrypted {
+                    "the server does not offer AUTH".to_owned()
+                } else {
+                    "the server does not offer AUTH on this unencrypted connection".to_owned()
+                },
+            ));
+        }
+        if !self.caps.offers(name) {
+            return Err(MailError::new(
+                Reason::AuthMechanismUnavailable,
+                Stage::Auth,
+                format!(
+                    "the server offers AUTH {}, not {name}",
+                    self.caps.auth.join(" ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The last reply of an AUTH exchange: 235 passes, anything else is sorted into a cause.
+    fn auth_result(&mut self, name: &str, reply: &Reply, bearer: bool) -> Result<(), MailError> {
         if reply.code == 235 {
             self.trace.pass(format!("{name} accepted"));
             return Ok(());
@@ -453,7 +471,7 @@ impl<'a> Session<'a> {
             Reason::Microsoft365SmtpAuthDisabled
         } else if text.contains("5.7.3") && reply.code == 535 {
             Reason::Microsoft365AuthUnsuccessful
-        } else if mechanism == Mechanism::Xoauth2 && (500..600).contains(&reply.code) {
+        } else if bearer && (500..600).contains(&reply.code) {
             Reason::OAuthTokenRejected
         } else if matches!(reply.code, 535 | 534 | 530 | 500..=504) {
             Reason::AuthFailed
@@ -463,6 +481,55 @@ impl<'a> Session<'a> {
             Reason::AuthFailed
         };
         Err(MailError::new(reason, Stage::Auth, text).with_code(reply.code))
+    }
+
+    /// `AUTH NTLM` as MS-SMTPNTLM describes it: `334` invites the NEGOTIATE message, the next
+    /// `334` carries the CHALLENGE, the AUTHENTICATE message answers it.
+    async fn authenticate_ntlm(&mut self, credentials: &NtlmCredentials) -> Result<(), MailError> {
+        self.require_mechanism("NTLM")?;
+        let unexpected = |reply: &Reply| {
+            MailError::new(
+                Reason::AuthFailed,
+                Stage::Auth,
+                format!("the server answered AUTH NTLM with {}", reply.text()),
+            )
+            .with_code(reply.code)
+        };
+        let reply = self.command(Stage::Auth, "AUTH NTLM\r\n", None).await?;
+        if reply.code != 334 {
+            return Err(unexpected(&reply));
+        }
+        let negotiate = format!("{}\r\n", BASE64.encode(ntlm::negotiate()));
+        let reply = self
+            .command(Stage::Auth, &negotiate, Some("[NTLM negotiate message]"))
+            .await?;
+        if reply.code != 334 {
+            return Err(unexpected(&reply));
+        }
+        let challenge = BASE64
+            .decode(reply.first_line().trim())
+            .map_err(|_| {
+                MailError::new(
+                    Reason::Protocol,
+                    Stage::Auth,
+                    "the NTLM challenge is not base64",
+                )
+            })
+            .and_then(|bytes| {
+                ntlm::Challenge::parse(&bytes)
+                    .map_err(|e| MailError::new(Reason::Protocol, Stage::Auth, e.to_string()))
+            })?;
+        let answer = ntlm::authenticate(
+            &challenge,
+            credentials,
+            ntlm::random_client_challenge(),
+            ntlm::filetime_now(),
+        );
+        let line = format!("{}\r\n", BASE64.encode(answer));
+        let reply = self
+            .command(Stage::Auth, &line, Some("[credentials redacted]"))
+            .await?;
+        self.auth_result("NTLM", &reply, false)
     }
 
     async fn mail(&mut self, message: &Outgoing) -> Result<(), MailError> {

@@ -20,6 +20,9 @@ pub struct Trace {
     stages: Vec<StageResult>,
     transcript: Vec<TranscriptLine>,
     open: Option<(Stage, Instant)>,
+    /// Set while a stage runs steps of its own (fetching a token connects and runs TLS to the
+    /// token endpoint): those steps become notes under it rather than stages of the delivery.
+    nested: bool,
     listener: Option<mpsc::UnboundedSender<StageResult>>,
 }
 
@@ -38,6 +41,9 @@ impl Trace {
 
     /// Starts timing `stage`. A stage still open is closed as passed first.
     pub fn begin(&mut self, stage: Stage) {
+        if self.nested {
+            return;
+        }
         if self.open.is_some() {
             self.pass("");
         }
@@ -57,6 +63,18 @@ impl Trace {
         self.close(StageStatus::Failed, detail.into());
     }
 
+    /// Starts `stage` and keeps it open through the steps that follow (their `begin`, `pass`
+    /// and `fail` become no-ops) until [`Trace::end_nested`].
+    pub fn begin_nested(&mut self, stage: Stage) {
+        self.begin(stage);
+        self.nested = true;
+    }
+
+    /// Ends the nesting started by [`Trace::begin_nested`]; the stage is still open.
+    pub fn end_nested(&mut self) {
+        self.nested = false;
+    }
+
     /// Records a stage that did not run (a dry run stops before delivering).
     pub fn skip(&mut self, stage: Stage, detail: impl Into<String>) {
         self.push(StageResult {
@@ -68,6 +86,9 @@ impl Trace {
     }
 
     fn close(&mut self, status: StageStatus, detail: String) {
+        if self.nested {
+            return;
+        }
         if let Some((stage, started)) = self.open.take() {
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             self.push(StageResult {
@@ -122,6 +143,13 @@ impl Trace {
         }
     }
 
+    /// Appends the transcript of `other` (steps run on a side trace, such as a token request).
+    pub fn absorb(&mut self, other: Trace) {
+        for line in other.transcript {
+            self.line(line.direction, &line.text);
+        }
+    }
+
     pub fn stages(&self) -> &[StageResult] {
         &self.stages
     }
@@ -132,6 +160,7 @@ impl Trace {
 
     /// Ends the trace: an open stage is closed as failed with `detail`.
     pub fn finish(mut self, open_detail: &str) -> (Vec<StageResult>, Vec<TranscriptLine>) {
+        self.nested = false;
         if self.open.is_some() {
             self.fail(open_detail);
         }

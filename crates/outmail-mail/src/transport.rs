@@ -3,14 +3,23 @@
 //! opened secrets.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use outmail_types::diagnosis::Stage;
-use outmail_types::profile::{Auth, SmtpTransport, Transport as SpecTransport};
+use outmail_types::profile::{
+    Auth, NtlmAuth, OAuthFlow, OAuthSettings, SmtpTransport, Transport as SpecTransport,
+};
 use outmail_types::{Host, ProfileSpec, SecretSlot, SecretString};
 
 use crate::error::{Blame, MailError, Reason};
+use crate::ews::{self, EwsAuth, EwsTarget};
+use crate::graph::{self, GraphTarget};
+use crate::http_client::HttpSettings;
+use crate::local;
 use crate::message::Letter;
 use crate::net::{ProxySettings, Timeouts};
+use crate::ntlm::NtlmCredentials;
+use crate::oauth::{self, RefreshTokenSink, TokenCache, TokenRequest, TokenSource};
 use crate::smtp::{self, SmtpAuth, SmtpTarget};
 use crate::tls::TlsSettings;
 use crate::trace::Trace;
@@ -27,6 +36,10 @@ impl Secrets {
 
     pub fn insert(&mut self, slot: SecretSlot, value: SecretString) {
         self.0.insert(slot, value);
+    }
+
+    fn get(&self, slot: SecretSlot) -> Option<SecretString> {
+        self.0.get(&slot).cloned()
     }
 
     fn require(&self, slot: SecretSlot) -> Result<&SecretString, MailError> {
@@ -47,12 +60,32 @@ pub struct Receipt {
     pub reply: String,
 }
 
+/// How OAuth tokens are kept for a transport: the shared cache, where rotated refresh tokens
+/// are stored, and whether to skip the cache (a test send proves the credentials now).
+#[derive(Clone, Default)]
+pub struct OAuthRuntime {
+    pub cache: Option<Arc<TokenCache>>,
+    pub sink: Option<RefreshTokenSink>,
+    pub fresh: bool,
+}
+
+impl std::fmt::Debug for OAuthRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthRuntime")
+            .field("cache", &self.cache.is_some())
+            .field("sink", &self.sink.is_some())
+            .field("fresh", &self.fresh)
+            .finish()
+    }
+}
+
 /// A profile ready to send: its transport, resolved against its secrets.
 #[derive(Debug)]
 pub struct Transport {
     spec: ProfileSpec,
     secrets: Secrets,
     timeouts: Timeouts,
+    oauth: OAuthRuntime,
 }
 
 impl Transport {
@@ -61,11 +94,23 @@ impl Transport {
             spec,
             secrets,
             timeouts,
+            oauth: OAuthRuntime::default(),
         }
+    }
+
+    /// Uses `runtime` for OAuth tokens (without it, every send fetches a new token).
+    pub fn with_oauth(mut self, runtime: OAuthRuntime) -> Self {
+        self.oauth = runtime;
+        self
     }
 
     pub fn spec(&self) -> &ProfileSpec {
         &self.spec
+    }
+
+    /// Runs every stage up to delivery and delivers nothing.
+    pub async fn probe(&self, trace: &mut Trace, letter: &Letter) -> Result<(), MailError> {
+        self.send(trace, letter, true).await.map(|_| ())
     }
 
     /// Sends `letter`, recording each stage. With `dry_run` every stage up to delivery runs
@@ -85,28 +130,63 @@ impl Transport {
                 "the message has a non-ASCII address and this profile's UTF-8 headers are off",
             ));
         }
-        match &self.spec.transport {
+        let prepared = format!(
+            "message {} for {} recipient(s)",
+            letter.message_id,
+            letter.recipients().count()
+        );
+        let reply = match &self.spec.transport {
             SpecTransport::Smtp(smtp) => {
                 let outgoing = letter.to_smtp()?;
                 let target = self.smtp_target(smtp)?;
-                let auth = self.smtp_auth(&smtp.auth)?;
-                trace.pass(format!(
-                    "message {} for {} recipient(s)",
-                    letter.message_id,
-                    outgoing.envelope.to().len()
-                ));
-                let accepted = smtp::deliver(trace, &target, &auth, &outgoing, dry_run).await?;
-                Ok(accepted.map(|a| Receipt { reply: a.reply }))
+                trace.pass(prepared);
+                let auth = self.smtp_auth(trace, &smtp.auth).await?;
+                smtp::deliver(trace, &target, &auth, &outgoing, dry_run)
+                    .await?
+                    .map(|accepted| accepted.reply)
             }
-            other => Err(MailError::new(
-                Reason::InvalidMessage,
-                Stage::Prepare,
-                format!(
-                    "the {} transport is not available in this build",
-                    other.kind().as_str()
-                ),
-            )),
-        }
+            SpecTransport::Local(local) => {
+                let outgoing = letter.to_smtp()?;
+                trace.pass(prepared);
+                local::send(
+                    trace,
+                    local.sendmail_path.as_str(),
+                    &outgoing,
+                    self.timeouts.data,
+                    dry_run,
+                )
+                .await?
+            }
+            SpecTransport::Ews(ews) => {
+                letter.check_headers()?;
+                trace.pass(prepared);
+                let auth = self.ews_auth(trace, &ews.auth).await?;
+                let http = self.http_settings()?;
+                let target = EwsTarget {
+                    url: &ews.url,
+                    version: ews.server_version,
+                    http: &http,
+                };
+                ews::send(trace, &target, &auth, letter, dry_run).await?
+            }
+            SpecTransport::Graph(graph) => {
+                letter.check_headers()?;
+                graph::request_body(letter, graph.save_to_sent_items)?;
+                trace.pass(prepared);
+                let token = self.token(trace, &graph.oauth, OAuthPlace::Graph).await?;
+                let http = self.http_settings()?;
+                let mailbox = self.spec.sender.address.address().to_string();
+                let base = graph.endpoint.base_url();
+                let target = GraphTarget {
+                    endpoint: &base,
+                    mailbox: &mailbox,
+                    save_to_sent_items: graph.save_to_sent_items,
+                    http: &http,
+                };
+                graph::send(trace, &target, &token, letter, dry_run).await?
+            }
+        };
+        Ok(reply.map(|reply| Receipt { reply }))
     }
 
     fn proxy(&self) -> Result<Option<ProxySettings>, MailError> {
@@ -128,6 +208,17 @@ impl Transport {
         }))
     }
 
+    /// HTTP calls (EWS, Graph, token endpoints) trust Mozilla's roots and go through the
+    /// profile's proxy.
+    fn http_settings(&self) -> Result<HttpSettings, MailError> {
+        Ok(HttpSettings {
+            tls: TlsSettings::new(None)
+                .map_err(|e| MailError::new(Reason::TlsFailed, Stage::Prepare, e))?,
+            proxy: self.proxy()?,
+            timeouts: self.timeouts,
+        })
+    }
+
     fn smtp_target(&self, smtp: &SmtpTransport) -> Result<SmtpTarget, MailError> {
         let tls = TlsSettings::new(smtp.ca_certificate.as_ref())
             .map_err(|e| MailError::new(Reason::TlsFailed, Stage::Prepare, e))?;
@@ -142,7 +233,7 @@ impl Transport {
         })
     }
 
-    fn smtp_auth(&self, auth: &Auth) -> Result<SmtpAuth, MailError> {
+    async fn smtp_auth(&self, trace: &mut Trace, auth: &Auth) -> Result<SmtpAuth, MailError> {
         Ok(match auth {
             Auth::None => SmtpAuth::None,
             Auth::Basic(basic) => SmtpAuth::Basic {
@@ -150,22 +241,113 @@ impl Transport {
                 password: self.secrets.require(SecretSlot::AuthPassword)?.clone(),
                 mechanism: basic.mechanism,
             },
-            Auth::Ntlm(_) | Auth::OAuth2(_) => {
+            Auth::Ntlm(ntlm) => SmtpAuth::Ntlm(self.ntlm_credentials(ntlm)?),
+            Auth::OAuth2(oauth) => SmtpAuth::Xoauth2 {
+                username: oauth.username.to_string(),
+                access_token: self.token(trace, &oauth.oauth, OAuthPlace::Auth).await?,
+            },
+        })
+    }
+
+    async fn ews_auth(&self, trace: &mut Trace, auth: &Auth) -> Result<EwsAuth, MailError> {
+        Ok(match auth {
+            Auth::None => {
                 return Err(MailError::new(
-                    Reason::AuthMechanismUnavailable,
+                    Reason::AuthRequired,
                     Stage::Prepare,
-                    format!(
-                        "{} authentication is not available in this build",
-                        auth.kind()
-                    ),
+                    "EWS always needs authentication",
                 ));
             }
+            Auth::Basic(basic) => EwsAuth::Basic {
+                username: basic.username.to_string(),
+                password: self.secrets.require(SecretSlot::AuthPassword)?.clone(),
+            },
+            Auth::Ntlm(ntlm) => EwsAuth::Ntlm(self.ntlm_credentials(ntlm)?),
+            Auth::OAuth2(oauth) => EwsAuth::Bearer {
+                token: self.token(trace, &oauth.oauth, OAuthPlace::Auth).await?,
+                mailbox: oauth.username.to_string(),
+                // An app-only token acts for no one until it impersonates the mailbox.
+                impersonate: matches!(oauth.oauth.flow, OAuthFlow::ClientCredentials(_)),
+            },
         })
+    }
+
+    fn ntlm_credentials(&self, ntlm: &NtlmAuth) -> Result<NtlmCredentials, MailError> {
+        Ok(NtlmCredentials {
+            username: ntlm.username.to_string(),
+            domain: ntlm
+                .domain
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            workstation: ntlm
+                .workstation
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            password: self.secrets.require(SecretSlot::AuthPassword)?.clone(),
+        })
+    }
+
+    async fn token(
+        &self,
+        trace: &mut Trace,
+        settings: &OAuthSettings,
+        place: OAuthPlace,
+    ) -> Result<SecretString, MailError> {
+        let (client_secret, private_key, refresh_token) = place.slots();
+        let source = TokenSource {
+            settings: settings.clone(),
+            client_secret: self.secrets.get(client_secret),
+            private_key: self.secrets.get(private_key),
+            refresh_token: self.secrets.get(refresh_token),
+            refresh_slot: refresh_token,
+            client_secret_slot: client_secret,
+            private_key_slot: private_key,
+        };
+        let http = self.http_settings()?;
+        oauth::access_token(
+            trace,
+            TokenRequest {
+                source: &source,
+                http: &http,
+                cache: self.oauth.cache.as_deref(),
+                fresh: self.oauth.fresh,
+                sink: self.oauth.sink.as_ref(),
+            },
+        )
+        .await
     }
 
     /// Where this profile's fields are, for pointing a failure at one.
     pub fn blame(&self) -> Blame {
         blame(&self.spec)
+    }
+}
+
+/// Which secret slots an OAuth configuration uses: SMTP and EWS keep them under
+/// `transport.auth.oauth`, Graph under `transport.oauth`.
+#[derive(Debug, Clone, Copy)]
+enum OAuthPlace {
+    Auth,
+    Graph,
+}
+
+impl OAuthPlace {
+    /// Client secret, private key and refresh token.
+    fn slots(self) -> (SecretSlot, SecretSlot, SecretSlot) {
+        match self {
+            OAuthPlace::Auth => (
+                SecretSlot::AuthClientSecret,
+                SecretSlot::AuthPrivateKey,
+                SecretSlot::AuthRefreshToken,
+            ),
+            OAuthPlace::Graph => (
+                SecretSlot::GraphClientSecret,
+                SecretSlot::GraphPrivateKey,
+                SecretSlot::GraphRefreshToken,
+            ),
+        }
     }
 }
 

@@ -316,3 +316,132 @@ pub fn with_proxy(draft: &str, kind: &str, port: u16, auth: Option<(&str, &str)>
     value["proxy"] = proxy;
     value.to_string()
 }
+
+/// A peer script that prints `READY <port>` and may append JSON lines to a record file: the
+/// OAuth peer (Node), and the Graph and EWS fakes (Python). Killed on drop.
+pub struct ScriptPeer {
+    child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl ScriptPeer {
+    /// The OAuth 2.0 token service, `tools/peers/oauth_peer.mjs` (oauth2-mock-server).
+    pub fn oauth(args: &[&str]) -> Self {
+        Self::start(
+            "node",
+            "../../tools/peers/oauth_peer.mjs",
+            args,
+            "--exit-on-stdin-close",
+        )
+    }
+
+    /// The strict Microsoft Graph fake, `tests/peers/graph_peer.py`.
+    pub fn graph(args: &[&str]) -> Self {
+        Self::start(
+            "/usr/bin/python3",
+            "../outmail-mail/tests/peers/graph_peer.py",
+            args,
+            "--exit-on-stdin-eof",
+        )
+    }
+
+    /// The strict EWS fake, `tests/peers/ews_peer.py`.
+    pub fn ews(args: &[&str]) -> Self {
+        Self::start(
+            "/usr/bin/python3",
+            "../outmail-mail/tests/peers/ews_peer.py",
+            args,
+            "--exit-on-stdin-eof",
+        )
+    }
+
+    fn start(program: &str, script: &str, args: &[&str], exit_flag: &str) -> Self {
+        let dir = tempfile::tempdir().expect("peer dir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+        let record = dir.path().join("record.jsonl");
+        let mut child = Command::new(program)
+            .arg(&script)
+            .args(["--record", arg(&record), exit_flag])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {program} {}: {e}", script.display()));
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read READY");
+        let port = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{} did not start: {line:?}", script.display()));
+        Self { child, port, dir }
+    }
+
+    /// Every request recorded so far, in order.
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("record.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("record line"))
+            .collect()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for ScriptPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A test fixture of `outmail-types` (RSA client certificates and keys).
+pub fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../outmail-types/tests/fixtures")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn fixture_path(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../outmail-types/tests/fixtures")
+        .join(name)
+        .to_str()
+        .expect("utf8 path")
+        .to_owned()
+}
+
+/// The stage names of a report, in order, with their status (`token:ok`).
+pub fn stages(report: &TestReport) -> Vec<String> {
+    report
+        .stages
+        .iter()
+        .map(|s| {
+            format!(
+                "{}:{}",
+                s.stage,
+                serde_json::to_value(s.status)
+                    .expect("json")
+                    .as_str()
+                    .expect("str")
+            )
+        })
+        .collect()
+}
+
+/// The whole transcript as one string, to search for secrets that must not be there.
+pub fn transcript(report: &TestReport) -> String {
+    report
+        .transcript
+        .iter()
+        .map(|l| l.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
