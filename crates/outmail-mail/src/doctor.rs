@@ -13,7 +13,7 @@ use crate::error::{MailError, Reason};
 use crate::message::{Letter, with_signature};
 use crate::net::Timeouts;
 use crate::trace::Trace;
-use crate::transport::{Secrets, Transport};
+use crate::transport::{OAuthRuntime, Secrets, Transport};
 
 /// The whole test send must end within this, whatever the server does.
 pub const TEST_DEADLINE: Duration = Duration::from_secs(20);
@@ -42,6 +42,9 @@ pub struct TestSend {
     pub now: i64,
     pub timeouts: Timeouts,
     pub deadline: Duration,
+    /// The token cache and refresh-token store; the test always fetches a new token (it
+    /// proves the credentials work now) and leaves it in the cache.
+    pub oauth: OAuthRuntime,
 }
 
 /// Runs the test send. Each finished stage is also sent to `listener` when given.
@@ -53,7 +56,12 @@ pub async fn test_send(
     let warnings = warnings(&request.spec, request.now);
     let letter = test_letter(&request.spec, request.to);
     let message_id = letter.message_id.clone();
-    let transport = Transport::new(request.spec, request.secrets, request.timeouts);
+    let oauth = OAuthRuntime {
+        fresh: true,
+        ..request.oauth
+    };
+    let transport =
+        Transport::new(request.spec, request.secrets, request.timeouts).with_oauth(oauth);
     let blame = transport.blame();
     let mut trace = match listener {
         Some(listener) => Trace::with_listener(listener),

@@ -230,7 +230,10 @@ pub async fn fetch(
         .map(|s| Scope::new(s.as_str().to_owned()))
         .collect();
     let transcript = Mutex::new(Trace::new());
-    let http_client = |request| exchange(&transcript, http, request);
+    let http_client = TokenHttp {
+        transcript: &transcript,
+        http,
+    };
     let result = match &settings.flow {
         OAuthFlow::ClientCredentials(credential) => {
             trace.note(&format!(
@@ -431,8 +434,27 @@ fn now_unix() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// One token-endpoint exchange for the `oauth2` crate: our connection, its transcript kept
-/// aside (the crate's client is `Fn`, the trace is not shared) and merged afterwards.
+/// The `oauth2` crate's HTTP client: our connection per exchange, its transcript kept aside
+/// (the crate calls the client through `&self`) and merged afterwards. A named type with a
+/// boxed `Send` future, because a closure's future cannot be shown `Send` for every lifetime
+/// (which the server's spawned tasks need).
+struct TokenHttp<'a> {
+    transcript: &'a Mutex<Trace>,
+    http: &'a HttpSettings,
+}
+
+type ExchangeFuture<'c> =
+    Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, MailError>> + Send + 'c>>;
+
+impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp<'_> {
+    type Error = MailError;
+    type Future = ExchangeFuture<'c>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(exchange(self.transcript, self.http, request))
+    }
+}
+
 async fn exchange(
     transcript: &Mutex<Trace>,
     http: &HttpSettings,
@@ -581,7 +603,10 @@ pub async fn consent_finish(
 ) -> Result<Consented, MailError> {
     let client = client(settings, client_secret)?;
     let transcript = Mutex::new(Trace::new());
-    let http_client = |request| exchange(&transcript, http, request);
+    let http_client = TokenHttp {
+        transcript: &transcript,
+        http,
+    };
     let source = TokenSource {
         settings: settings.clone(),
         client_secret: client_secret.cloned(),

@@ -210,7 +210,7 @@ impl Transport {
 
     /// HTTP calls (EWS, Graph, token endpoints) trust Mozilla's roots and go through the
     /// profile's proxy.
-    fn http_settings(&self) -> Result<HttpSettings, MailError> {
+    pub fn http_settings(&self) -> Result<HttpSettings, MailError> {
         Ok(HttpSettings {
             tls: TlsSettings::new(None)
                 .map_err(|e| MailError::new(Reason::TlsFailed, Stage::Prepare, e))?,

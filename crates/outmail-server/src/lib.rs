@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod mail;
 pub mod serve;
 pub mod site;
 pub mod state;

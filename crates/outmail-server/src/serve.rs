@@ -14,6 +14,11 @@ use crate::{api, config::Config, site, state::AppState};
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
+        // The redirect URL registered with the OAuth app: outside the API, it answers HTML.
+        .route(
+            "/oauth/callback",
+            axum::routing::get(api::consent::callback),
+        )
         .merge(site::router(&state))
         // Already-compressed files (the precompressed WASM) carry Content-Encoding and are skipped.
         .layer(CompressionLayer::new())
@@ -46,6 +51,7 @@ impl Server {
         let state = AppState {
             leptos_options: site::leptos_options(&config.site_root, local_addr),
             store,
+            mail: Default::default(),
         };
         Ok(Self {
             listener,

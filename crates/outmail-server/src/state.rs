@@ -2,13 +2,18 @@
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
 use outmail_store::Store;
+
+use crate::mail::MailRuntime;
 
 /// Shared, cheaply cloned state of a running server.
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
+    pub mail: Arc<MailRuntime>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

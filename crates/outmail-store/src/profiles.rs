@@ -286,6 +286,39 @@ impl Store {
         Ok(row)
     }
 
+    /// Replaces the secret in `slot` with `plaintext`, only while the stored one was entered
+    /// for `destination`; returns whether it did. For a provider's rotated refresh token: the
+    /// profile's version stays (nothing an admin edits changed), and a slot cleared or
+    /// re-entered for another destination meanwhile is left alone.
+    pub async fn replace_secret(
+        &self,
+        id: &str,
+        slot: &str,
+        destination: &str,
+        plaintext: &SecretString,
+    ) -> Result<bool, StoreError> {
+        let context = SecretContext {
+            profile_id: id,
+            slot,
+            destination,
+        };
+        let sealed = self.inner.keys.read().await.seal(&context, plaintext)?;
+        let updated = in_write_tx!(self, tx => {
+            sqlx::query(
+                "UPDATE profile_secrets SET sealed = $3 \
+                 WHERE profile_id = $1 AND slot = $2 AND destination = $4",
+            )
+            .bind(id)
+            .bind(slot)
+            .bind(&sealed)
+            .bind(destination)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        });
+        Ok(updated == 1)
+    }
+
     /// Deletes a profile and (by cascade) its secrets, if `expected_version` is current.
     pub async fn delete_profile(&self, id: &str, expected_version: i64) -> Result<(), StoreError> {
         in_write_tx!(self, tx => {

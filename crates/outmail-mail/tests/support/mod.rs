@@ -76,6 +76,7 @@ pub async fn run(spec: ProfileSpec, secrets: Secrets, to: &str, dry_run: bool) -
             now: OffsetDateTime::now_utc().unix_timestamp(),
             timeouts: quick_timeouts(),
             deadline: Duration::from_secs(20),
+            oauth: Default::default(),
         },
         None,
     )

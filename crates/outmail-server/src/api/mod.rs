@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::state::AppState;
 
+pub mod consent;
 pub mod documents;
 pub mod error;
 pub mod etag;
@@ -58,6 +59,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(profiles::duplicate))
         .routes(routes!(test_send::saved))
         .routes(routes!(test_send::draft))
+        .routes(routes!(consent::start))
         .routes(routes!(settings::get, settings::update))
         .routes(routes!(tenants::list, tenants::create))
         .routes(routes!(tenants::get, tenants::update, tenants::delete))

@@ -91,7 +91,7 @@ pub fn write_of(spec: &ProfileSpec) -> ApiResult<ProfileWrite> {
     })
 }
 
-fn seal_input(spec: &ProfileSpec, slot: SecretSlot, value: &str) -> SecretWrite {
+pub(super) fn seal_input(spec: &ProfileSpec, slot: SecretSlot, value: &str) -> SecretWrite {
     SecretWrite {
         slot: slot.path().to_string(),
         plaintext: SecretString::from(value.to_string()),

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, extract::State};
+use outmail_mail::OAuthRuntime;
 use outmail_mail::doctor::{TEST_DEADLINE, TestSend, test_send, test_timeouts};
 use outmail_mail::transport::Secrets;
 use outmail_types::diagnosis::{TestReport, TestSendRequest};
@@ -59,7 +60,10 @@ pub async fn saved(
             secrets.insert(*slot, value);
         }
     }
-    Ok(respond(&headers, profile.spec, secrets, to, request.dry_run).await)
+    let oauth = state
+        .mail
+        .oauth_for(&state.store, Some(&profile.row.id), &profile.spec);
+    Ok(respond(&headers, profile.spec, secrets, to, request.dry_run, oauth).await)
 }
 
 /// `POST /profiles/test`
@@ -104,7 +108,11 @@ pub async fn draft(
             SecretAction::Clear => {}
         }
     }
-    Ok(respond(&headers, spec, secrets, to, request.dry_run).await)
+    // A refresh token can only be kept from the saved profile (it is never entered), so a
+    // rotated one goes back there, under the same destination rule.
+    let saved_id = stored.as_ref().map(|s| s.row.id.as_str());
+    let oauth = state.mail.oauth_for(&state.store, saved_id, &spec);
+    Ok(respond(&headers, spec, secrets, to, request.dry_run, oauth).await)
 }
 
 /// One stored secret of profile `id`, opened for sending to the destination it was sealed for.
@@ -147,6 +155,7 @@ async fn respond(
     secrets: Secrets,
     to: Mailbox,
     dry_run: bool,
+    oauth: OAuthRuntime,
 ) -> Response {
     let request = TestSend {
         spec,
@@ -156,6 +165,7 @@ async fn respond(
         now: unix_now(),
         timeouts: test_timeouts(),
         deadline: TEST_DEADLINE,
+        oauth,
     };
     if !wants_event_stream(headers) {
         let report = test_send(request, None).await;

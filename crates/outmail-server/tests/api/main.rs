@@ -4,6 +4,7 @@
 mod mail_peers;
 mod support;
 
+mod consent;
 mod inputs;
 mod openapi;
 mod profiles;

@@ -7,7 +7,7 @@ use crate::support::TestApp;
 
 /// Every operation the API has. A route added without documentation, or documentation for a
 /// route that is gone, makes this list disagree with the document.
-const OPERATIONS: [(&str, &str); 23] = [
+const OPERATIONS: [(&str, &str); 24] = [
     ("get", "/health"),
     ("get", "/profiles"),
     ("post", "/profiles"),
@@ -17,6 +17,7 @@ const OPERATIONS: [(&str, &str); 23] = [
     ("post", "/profiles/{id}/duplicate"),
     ("post", "/profiles/{id}/test"),
     ("post", "/profiles/test"),
+    ("post", "/profiles/{id}/oauth/consent"),
     ("get", "/settings"),
     ("put", "/settings"),
     ("get", "/tenants"),

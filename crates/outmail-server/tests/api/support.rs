@@ -142,6 +142,7 @@ impl TestApp {
                 "127.0.0.1:0".parse().unwrap(),
             ),
             store: store.clone(),
+            mail: Default::default(),
         };
         Self {
             router: router(state),

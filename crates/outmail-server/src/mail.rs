@@ -1,0 +1,120 @@
+//! What the server keeps for sending: OAuth access tokens per profile configuration (in
+//! memory), rotated refresh tokens written back sealed, and consents in progress.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use outmail_mail::{OAuthRuntime, RefreshTokenSink, TokenCache};
+use outmail_store::Store;
+use outmail_types::{ProfileSpec, SecretSlot, SecretString};
+
+/// How long the admin has to finish signing in once the popup opened.
+pub const CONSENT_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// Consents in progress at once; the oldest are dropped beyond this (each is an unguessable
+/// state value, so this only bounds memory).
+const MAX_PENDING_CONSENTS: usize = 256;
+
+/// Shared by every request of one server.
+#[derive(Default)]
+pub struct MailRuntime {
+    pub tokens: Arc<TokenCache>,
+    consents: Mutex<HashMap<String, PendingConsent>>,
+}
+
+/// A consent started for a profile: what the callback needs to finish it.
+#[derive(Debug, Clone)]
+pub struct PendingConsent {
+    pub profile_id: String,
+    /// The profile's version when the consent started; a profile edited meanwhile is not
+    /// given a token consented for other settings.
+    pub version: i64,
+    pub verifier: SecretString,
+    /// The mailbox the profile sends as, which must be the one that signs in.
+    pub mailbox: String,
+    started: Instant,
+}
+
+impl MailRuntime {
+    /// The OAuth runtime for sending through `profile_id` (a saved profile): tokens come from
+    /// the shared cache and a rotated refresh token is sealed back into its slot, while that
+    /// slot is still for the destination `spec` names.
+    pub fn oauth_for(
+        &self,
+        store: &Store,
+        profile_id: Option<&str>,
+        spec: &ProfileSpec,
+    ) -> OAuthRuntime {
+        let sink = profile_id.map(|id| rotation_sink(store.clone(), id.to_owned(), spec.clone()));
+        OAuthRuntime {
+            cache: Some(self.tokens.clone()),
+            sink,
+            fresh: false,
+        }
+    }
+
+    /// Remembers a started consent under its `state`.
+    pub fn begin_consent(
+        &self,
+        state: String,
+        profile_id: String,
+        version: i64,
+        verifier: SecretString,
+        mailbox: String,
+    ) {
+        let mut consents = self.lock();
+        consents.retain(|_, c| c.started.elapsed() < CONSENT_LIFETIME);
+        if consents.len() >= MAX_PENDING_CONSENTS
+            && let Some(oldest) = consents
+                .iter()
+                .min_by_key(|(_, c)| c.started)
+                .map(|(k, _)| k.clone())
+        {
+            consents.remove(&oldest);
+        }
+        consents.insert(
+            state,
+            PendingConsent {
+                profile_id,
+                version,
+                verifier,
+                mailbox,
+                started: Instant::now(),
+            },
+        );
+    }
+
+    /// Takes the consent for `state` (once: a replayed callback finds nothing).
+    pub fn take_consent(&self, state: &str) -> Option<PendingConsent> {
+        self.lock()
+            .remove(state)
+            .filter(|c| c.started.elapsed() < CONSENT_LIFETIME)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingConsent>> {
+        self.consents
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn rotation_sink(store: Store, profile_id: String, spec: ProfileSpec) -> RefreshTokenSink {
+    Arc::new(move |slot: SecretSlot, token: SecretString| {
+        let store = store.clone();
+        let profile_id = profile_id.clone();
+        let destination = spec.destination(slot);
+        Box::pin(async move {
+            let plaintext = outmail_store::SecretString::from(token.expose().to_owned());
+            match store
+                .replace_secret(&profile_id, slot.path(), &destination, &plaintext)
+                .await
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(format!(
+                    "profile {profile_id} no longer holds {slot} for this destination"
+                )),
+                Err(error) => Err(error.to_string()),
+            }
+        })
+    })
+}
