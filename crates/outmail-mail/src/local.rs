@@ -66,9 +66,11 @@ pub async fn send(
                 format!("{program} could not be started: {e}"),
             )
         })?;
+    // Local programs take Unix line ends; the message is built with SMTP's CRLF.
+    let unix_text = unix_line_ends(&message.formatted);
     let run = async {
         if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(&message.formatted).await?;
+            stdin.write_all(&unix_text).await?;
             stdin.shutdown().await?;
         }
         child.wait_with_output().await
@@ -118,6 +120,18 @@ pub async fn send(
         format!("{program} exited with status {status}: {words}")
     };
     Err(MailError::new(reason, Stage::Send, detail).with_code(u16::try_from(status).unwrap_or(0)))
+}
+
+fn unix_line_ends(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len());
+    let mut bytes = message.iter().peekable();
+    while let Some(&byte) = bytes.next() {
+        if byte == b'\r' && bytes.peek() == Some(&&b'\n') {
+            continue;
+        }
+        out.push(byte);
+    }
+    out
 }
 
 fn check_program(program: &str) -> Result<(), MailError> {
