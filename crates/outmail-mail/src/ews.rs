@@ -226,7 +226,9 @@ pub async fn send(
                 .await?
         }
     };
-    interpret(response.status(), response.body(), auth)
+    let receipt = interpret(response.status(), response.body(), auth)?;
+    trace.pass("NoError: sent, a copy saved to Sent Items");
+    Ok(receipt)
 }
 
 /// The CHALLENGE from a 401 answer to the NEGOTIATE message.

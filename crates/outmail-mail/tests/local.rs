@@ -48,10 +48,19 @@ async fn the_message_goes_to_the_program_with_the_envelope_on_its_command_line()
     let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
     assert_eq!(args, "-i\n-f\nops@example.com\n--\nrcpt@example.net\n");
     let message = std::fs::read_to_string(dir.path().join("stdin")).unwrap();
-    assert!(message.contains("From: Ops <ops@example.com>\n"), "{message}");
-    assert!(!message.contains('\r'), "Unix line ends for a local program");
+    assert!(
+        message.contains("From: Ops <ops@example.com>\n"),
+        "{message}"
+    );
+    assert!(
+        !message.contains('\r'),
+        "Unix line ends for a local program"
+    );
     // `-i`: a line with only a dot is content, given as it is.
-    assert!(message.contains("\n.\nA line that is only a dot"), "{message}");
+    assert!(
+        message.contains("\n.\nA line that is only a dot"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -79,7 +88,10 @@ async fn exit_statuses_become_causes_with_the_programs_words() {
         let failure = report.failure.as_ref().expect("a failure");
         assert_eq!(failure.reason, expected, "{failure:#?}");
         assert_eq!(failure.code, Some(u16::try_from(status).unwrap()));
-        assert!(failure.message.contains("queue file write error"), "{failure:#?}");
+        assert!(
+            failure.message.contains("queue file write error"),
+            "{failure:#?}"
+        );
     }
 }
 

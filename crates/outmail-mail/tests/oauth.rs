@@ -15,13 +15,10 @@ use outmail_mail::{Letter, OAuthRuntime, Trace, Transport};
 use outmail_types::diagnosis::Stage;
 use outmail_types::{Mailbox, SecretSlot, SecretString};
 use support::{
-    ScriptPeer, SmtpPeer, fixture, fixture_path, profile, quick_timeouts, reason, run, smtp_draft,
-    stages, transcript,
+    CLIENT, CLIENT_SECRET as SECRET, ScriptPeer, SmtpPeer, TENANT, fixture, fixture_path, profile,
+    quick_timeouts, reason, run, smtp_draft, stages, token_service, transcript,
 };
 
-const TENANT: &str = "11111111-2222-3333-4444-555555555555";
-const CLIENT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
-const SECRET: &str = "peer-client-secret~1";
 const MAILBOX: &str = "alerts@example.com";
 const TOKEN: &str = "fixed-access-token-for-xoauth2";
 
@@ -82,20 +79,7 @@ fn xoauth2_peer(token: &str) -> SmtpPeer {
 }
 
 fn oauth_peer(extra: &[&str]) -> ScriptPeer {
-    let mut args = vec![
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT,
-        "--client-secret",
-        SECRET,
-        "--mailbox",
-        MAILBOX,
-        "--access-token",
-        TOKEN,
-    ];
-    args.extend_from_slice(extra);
-    ScriptPeer::oauth(&args)
+    token_service(MAILBOX, TOKEN, extra)
 }
 
 #[tokio::test]

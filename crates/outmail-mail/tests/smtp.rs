@@ -184,6 +184,63 @@ async fn starttls_with_auth_login_answers_both_challenges() {
     );
 }
 
+/// `AUTH NTLM` (MS-SMTPNTLM) with an NTLMv2 response, checked by the peer's own MS-NLMP
+/// implementation; a wrong password is a 535 on the password field.
+#[tokio::test]
+async fn starttls_with_auth_ntlm_delivers_and_a_wrong_password_is_refused() {
+    let pki = Pki::new();
+    let ntlm_peer = || {
+        tls_peer(
+            &pki,
+            "starttls",
+            ServerCert::Good,
+            &[
+                "--auth",
+                "NTLM",
+                "--user",
+                "svc-mailer",
+                "--password",
+                "Ntlm-pw-1",
+                "--ntlm-domain",
+                "CORP",
+                "--require-auth",
+            ],
+        )
+    };
+    let draft = |port: u16, password: &str| {
+        smtp_draft(
+            port,
+            "starttls",
+            Some(&pki.ca_pem),
+            &format!(
+                r#"{{"kind": "ntlm", "username": "svc-mailer", "domain": "CORP", "password": {{"value": "{password}"}}}}"#
+            ),
+            false,
+        )
+    };
+    let peer = ntlm_peer();
+    let (spec, secrets) = profile(&draft(peer.port, "Ntlm-pw-1"));
+    let report = run(spec, secrets, "ops@example.net", false).await;
+    assert_eq!(report.outcome, Outcome::Delivered, "{report:#?}");
+    let message = &peer.messages()[0];
+    assert_eq!(message["auth_mechanism"], "NTLM");
+    assert_eq!(message["auth_login"], "CORP\\svc-mailer");
+    let transcript = serde_json::to_string(&report.transcript).expect("json");
+    assert!(!transcript.contains("Ntlm-pw-1"), "{transcript}");
+
+    let peer = ntlm_peer();
+    let (spec, secrets) = profile(&draft(peer.port, "wrong"));
+    let report = run(spec, secrets, "ops@example.net", false).await;
+    let failure = report.failure.as_ref().expect("a failure");
+    assert_eq!(
+        failure.reason, "microsoft365_auth_unsuccessful",
+        "{failure:#?}"
+    );
+    assert_eq!(failure.code, Some(535));
+    assert_eq!(failure.field.as_deref(), Some("transport.auth.password"));
+    assert!(peer.messages().is_empty());
+}
+
 #[tokio::test]
 async fn implicit_tls_with_auth_plain_delivers() {
     let pki = Pki::new();

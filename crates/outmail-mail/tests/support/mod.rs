@@ -342,7 +342,7 @@ impl ScriptPeer {
         Self::start(
             "/usr/bin/python3",
             "../outmail-mail/tests/peers/graph_peer.py",
-            args,
+            &[&["--log-level", "warning"], args].concat(),
             "--exit-on-stdin-eof",
         )
     }
@@ -352,7 +352,7 @@ impl ScriptPeer {
         Self::start(
             "/usr/bin/python3",
             "../outmail-mail/tests/peers/ews_peer.py",
-            args,
+            &[&["--log-level", "warning"], args].concat(),
             "--exit-on-stdin-eof",
         )
     }
@@ -445,4 +445,42 @@ pub fn transcript(report: &TestReport) -> String {
         .map(|l| l.text.as_str())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The tenant, application and secret the token peer serves in these tests.
+pub const TENANT: &str = "11111111-2222-3333-4444-555555555555";
+pub const CLIENT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+pub const CLIENT_SECRET: &str = "peer-client-secret~1";
+
+/// The token peer for [`TENANT`] and [`CLIENT`] that always issues `access_token`, signing in
+/// as `mailbox`.
+pub fn token_service(mailbox: &str, access_token: &str, extra: &[&str]) -> ScriptPeer {
+    let mut args = vec![
+        "--tenant",
+        TENANT,
+        "--client-id",
+        CLIENT,
+        "--client-secret",
+        CLIENT_SECRET,
+        "--mailbox",
+        mailbox,
+        "--access-token",
+        access_token,
+    ];
+    args.extend_from_slice(extra);
+    ScriptPeer::oauth(&args)
+}
+
+/// The JSON `oauth` block of a client-credentials (secret) configuration against `tokens`.
+pub fn app_oauth_json(tokens: &ScriptPeer, scopes: &str) -> String {
+    format!(
+        r#"{{
+          "preset": "custom", "authority": null, "tenant_id": null, "client_id": "{CLIENT}",
+          "flow": {{"kind": "client_credentials", "credential": {{"kind": "secret"}}}},
+          "token_url": "{}", "authorize_url": null, "scopes": "{scopes}",
+          "client_secret": {{"value": "{CLIENT_SECRET}"}},
+          "private_key": {{"set": false}}, "refresh_token": {{"set": false}}
+        }}"#,
+        tokens.url(&format!("/{TENANT}/oauth2/v2.0/token"))
+    )
 }
