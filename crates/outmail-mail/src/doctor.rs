@@ -156,6 +156,39 @@ pub fn warnings(spec: &ProfileSpec, now: i64) -> Vec<Warning> {
         }
         _ => {}
     }
+    let oauth = match &spec.transport {
+        SpecTransport::Graph(graph) => Some(("transport.oauth", &graph.oauth)),
+        other => other.oauth().map(|o| ("transport.auth.oauth", o)),
+    };
+    if let Some((prefix, settings)) = oauth
+        && let Some(expires) = settings.secret_expires_on
+        && uses_client_secret(settings)
+    {
+        let left = expires.unix_start() - now;
+        if left < EXPIRY_WARNING {
+            out.push(Warning {
+                code: if left <= 0 {
+                    "client_secret_expired"
+                } else {
+                    "client_secret_expires_soon"
+                }
+                .to_owned(),
+                field: Some(format!("{prefix}.secret_expires_on")),
+                message: if left <= 0 {
+                    format!(
+                        "The client secret expired on {expires}. Create a new secret in the app \
+                         registration and enter it here."
+                    )
+                } else {
+                    format!(
+                        "The client secret expires on {expires}, in {} day(s). Create a new \
+                         secret before then and enter it here.",
+                        left.div_euclid(86_400) + 1
+                    )
+                },
+            });
+        }
+    }
     for (path, errors) in spec.certificate_problems(now, EXPIRY_WARNING).iter() {
         for error in errors {
             out.push(Warning {
@@ -166,6 +199,17 @@ pub fn warnings(spec: &ProfileSpec, now: i64) -> Vec<Warning> {
         }
     }
     out
+}
+
+/// Whether the configuration sends a client secret (app-only with a secret, or a confidential
+/// app in the authorization-code flow).
+fn uses_client_secret(settings: &outmail_types::profile::OAuthSettings) -> bool {
+    use outmail_types::profile::{ClientCredential, OAuthFlow};
+    matches!(
+        settings.flow,
+        OAuthFlow::ClientCredentials(ClientCredential::Secret)
+            | OAuthFlow::AuthorizationCode { .. }
+    )
 }
 
 fn is_exchange_online(host: Option<&str>) -> bool {

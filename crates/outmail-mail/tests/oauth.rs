@@ -461,3 +461,38 @@ async fn tokens_are_cached_per_profile() {
     assert_eq!(tokens.records().len(), 2);
     assert_eq!(smtp.messages().len(), 4);
 }
+
+/// A client secret whose entered expiry date is within 30 days (or past) is a warning on that
+/// field; one further away is not.
+#[test]
+fn a_client_secret_near_its_expiry_is_a_warning() {
+    let day = |date: &str| outmail_types::Date::parse(date).unwrap().unix_start();
+    let (flow, _) = secret_credential(SECRET);
+    let secrets = format!(
+        r#""client_secret": {{"value": "{SECRET}"}}, "secret_expires_on": "2026-12-01", "private_key": {{"set": false}}, "refresh_token": {{"set": false}}"#
+    );
+    let auth = oauth_auth(
+        "https://login.example.com/token",
+        CLIENT,
+        &flow,
+        &secrets,
+        APP_SCOPE,
+    );
+    let (spec, _) = profile(&smtp_draft(9, "none", None, &auth, false));
+    let codes = |now: i64| -> Vec<(String, Option<String>)> {
+        outmail_mail::doctor::warnings(&spec, now)
+            .into_iter()
+            .map(|w| (w.code, w.field))
+            .collect()
+    };
+    let field = Some("transport.auth.oauth.secret_expires_on".to_owned());
+    assert_eq!(
+        codes(day("2026-11-22")),
+        [("client_secret_expires_soon".to_owned(), field.clone())]
+    );
+    assert_eq!(
+        codes(day("2026-12-02")),
+        [("client_secret_expired".to_owned(), field)]
+    );
+    assert!(codes(day("2026-10-01")).is_empty());
+}

@@ -18,6 +18,7 @@
 mod macros;
 
 pub mod cert;
+pub mod date;
 pub mod diagnosis;
 pub mod email;
 pub mod error;
@@ -34,6 +35,7 @@ pub mod text;
 pub mod url;
 
 pub use cert::{CertificatePem, PrivateKeyPem, check_key_pair};
+pub use date::Date;
 pub use email::{Charset, EmailAddress, Mailbox};
 pub use error::{ApiError, ErrorCode, FieldError, FieldErrors};
 pub use frequency::SendFrequency;

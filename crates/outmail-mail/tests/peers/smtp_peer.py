@@ -38,16 +38,20 @@ Flags
                      Certificate chain and private key; required for
                      ``starttls`` and ``implicit``.
 --auth LIST          Comma list of SASL mechanisms to offer, among PLAIN,
-                     LOGIN and XOAUTH2 (default: none, and then no AUTH line
-                     appears in the EHLO reply at all).  In ``none`` and
+                     LOGIN, NTLM and XOAUTH2 (default: none, and then no AUTH
+                     line appears in the EHLO reply at all).  In ``none`` and
                      ``implicit`` modes AUTH is offered at once; in
                      ``starttls`` mode only after STARTTLS.  The EHLO line
-                     lists the offered ones sorted: ``250-AUTH LOGIN PLAIN
-                     XOAUTH2``.
+                     lists the offered ones sorted: ``250-AUTH LOGIN NTLM
+                     PLAIN XOAUTH2``.
 --user U, --password P
                      Credentials accepted by PLAIN and LOGIN (both required
-                     when one of these is offered).  ``--user`` is also the
-                     user expected by XOAUTH2.
+                     when one of these is offered), and by NTLM together with
+                     ``--ntlm-domain``.  ``--user`` is also the user expected
+                     by XOAUTH2.
+--ntlm-domain D      The account's domain for NTLM, also the NetBIOS domain
+                     named in the CHALLENGE (required with NTLM; compared
+                     case-insensitively, like the user name).
 --token T            Bearer token accepted by XOAUTH2 (required with it).
 --require-auth       MAIL, RCPT and DATA (also HELP, VRFY) without a
                      successful AUTH get ``530 5.7.0 Authentication required``.
@@ -72,10 +76,12 @@ str as aiosmtpd records them: upper-cased, e.g. ``["SIZE=123",
 "BODY=8BITMIME", "SMTPUTF8"]``), ``rcpt_options`` (list of str),
 ``data`` (the message after dot-unstuffing, CRLF line ends kept, decoded as
 UTF-8 with ``errors="replace"`` so the JSON is always valid for serde_json),
-``auth_mechanism`` (``"PLAIN"``, ``"LOGIN"``, ``"XOAUTH2"`` or null),
-``auth_login`` (user name or null), ``xoauth2_sasl`` (the exact decoded SASL
-string of the successful XOAUTH2 exchange, or null) and ``tls`` (bool: whether
-the session carrying the message was encrypted, by STARTTLS or implicitly).
+``auth_mechanism`` (``"PLAIN"``, ``"LOGIN"``, ``"NTLM"``, ``"XOAUTH2"`` or
+null), ``auth_login`` (user name or null; for NTLM ``DOMAIN\\user`` with
+both as the client sent them, --ntlm-domain standing in for an empty domain),
+``xoauth2_sasl`` (the exact decoded SASL string of the successful XOAUTH2
+exchange, or null) and ``tls`` (bool: whether the session carrying the
+message was encrypted, by STARTTLS or implicitly).
 
 Replies (exact lines)
 ---------------------
@@ -94,6 +100,16 @@ response) and after an empty ``334 `` challenge (LOGIN challenges are
   (base64 of ``{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}``),
   reads one line from the client (normally empty), whatever it is, then
   sends ``535 5.7.8 Username and Password not accepted``.
+  NTLM (MS-SMTPNTLM, NTLMv2 only, checked by ``ntlm_server.py``):
+  ``AUTH NTLM <b64 NEGOTIATE>`` is answered with ``334 <b64 CHALLENGE>``;
+  a bare ``AUTH NTLM`` first gets ``334 NTLM supported`` (the
+  human-readable SMTP_NTLM_Supported_Response Exchange sends, not base64),
+  then the client's base64 NEGOTIATE line gets ``334 <b64 CHALLENGE>``.
+  The AUTHENTICATE line then gets ``235 2.7.0 Authentication successful``
+  or, for a wrong password, unknown user or domain, NTLMv1 or anonymous
+  response, a tampered blob or MIC, or an unacceptable NEGOTIATE (no
+  NTLMSSP_NEGOTIATE_UNICODE/NTLM flag),
+  ``535 5.7.3 Authentication unsuccessful``.
   Other AUTH replies come from aiosmtpd:
   unknown or not offered mechanism ``504 5.5.4 Unrecognized authentication type``;
   bad base64                       ``501 5.5.2 Can't decode base64``;
@@ -152,17 +168,23 @@ import warnings
 from aiosmtpd import __version__ as AIOSMTPD_VERSION
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ntlm_server  # noqa: E402  (lives next to this file)
+
 LOG = logging.getLogger("smtp_peer")
 
 HOSTNAME = "localhost"
 LISTEN_HOST = "127.0.0.1"
-KNOWN_MECHANISMS = ("PLAIN", "LOGIN", "XOAUTH2")
+KNOWN_MECHANISMS = ("PLAIN", "LOGIN", "NTLM", "XOAUTH2")
 # RFC 4954 section 4: AUTH command lines and responses may be 12288 octets.
 AUTH_LINE_LIMIT = 12288
 
 REPLY_OK = "250 OK"
 REPLY_AUTH_OK = "235 2.7.0 Authentication successful"
 REPLY_XOAUTH2_FAILED = "535 5.7.8 Username and Password not accepted"
+# MS-SMTPNTLM: SMTP_NTLM_Supported_Response and SMTP_AUTH_Fail_Response.
+NTLM_SUPPORTED = "NTLM supported"
+REPLY_NTLM_FAILED = "535 5.7.3 Authentication unsuccessful"
 REPLY_TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 REPLY_NO_RELAY = "550 5.7.1 Unable to relay"
 # What Gmail sends (base64-encoded) after a rejected XOAUTH2 token.
@@ -183,6 +205,7 @@ class PeerConfig:
         self.user = ns.user
         self.password = ns.password
         self.token = ns.token
+        self.ntlm_domain = ns.ntlm_domain
         self.require_auth = ns.require_auth
         self.smtputf8 = ns.smtputf8 == "on"
         self.spool = ns.spool
@@ -195,6 +218,9 @@ class PeerConfig:
 
     def xoauth2_expected(self):
         return f"user={self.user}\x01auth=Bearer {self.token}\x01\x01".encode()
+
+    def ntlm_users(self):
+        return {(self.user.upper(), self.ntlm_domain.upper()): self.password}
 
 
 def _auth_state(session):
@@ -270,6 +296,46 @@ class PeerSMTP(SMTP):
         answer = await self._reader.readline()
         LOG.debug("XOAUTH2 client answer to error challenge: %r", answer)
         return AuthResult(success=False, handled=False, message=REPLY_XOAUTH2_FAILED)
+
+    # Picked up by aiosmtpd as mechanism "NTLM" (MS-SMTPNTLM).
+    async def auth_NTLM(self, _, args):
+        config = self.peer_config
+        if len(args) == 1:
+            # No initial response: "334 NTLM supported", then the NEGOTIATE.
+            negotiate = await self.challenge_auth(NTLM_SUPPORTED, encode_to_b64=False)
+            if negotiate is MISSING:  # "*" or bad base64, already answered
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                negotiate = base64.b64decode(args[1].encode("ascii"), validate=True)
+            except (binascii.Error, UnicodeEncodeError):
+                await self.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        try:
+            challenge, state = ntlm_server.new_challenge(
+                negotiate, nb_domain=config.ntlm_domain.upper()
+            )
+        except ntlm_server.NtlmError as error:
+            LOG.warning("NTLM refused: NEGOTIATE: %s", error)
+            return AuthResult(success=False, handled=False, message=REPLY_NTLM_FAILED)
+
+        authenticate = await self.challenge_auth(challenge)
+        if authenticate is MISSING:
+            return AuthResult(success=False, handled=True)
+        ok, reason, user, domain = ntlm_server.verify_authenticate(
+            authenticate, state, config.ntlm_users()
+        )
+        if ok:
+            login = f"{domain or config.ntlm_domain}\\{user}"
+            self.session.peer_auth = {
+                "mechanism": "NTLM",
+                "login": login,
+                "xoauth2_sasl": None,
+            }
+            LOG.info("NTLM accepted for %r", login)
+            return AuthResult(success=True, auth_data=login)
+        LOG.warning("NTLM refused for %s\\%s: %s", domain, user, reason)
+        return AuthResult(success=False, handled=False, message=REPLY_NTLM_FAILED)
 
 
 class PeerHandler:
@@ -416,6 +482,7 @@ def parse_args(argv):
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--token")
+    parser.add_argument("--ntlm-domain")
     parser.add_argument("--require-auth", action="store_true")
     parser.add_argument("--smtputf8", choices=("on", "off"), default="on")
     parser.add_argument("--spool")
@@ -433,6 +500,10 @@ def parse_args(argv):
         ns.user is None or ns.password is None
     ):
         parser.error("PLAIN/LOGIN need --user and --password")
+    if "NTLM" in ns.auth and (
+        ns.user is None or ns.password is None or not ns.ntlm_domain
+    ):
+        parser.error("NTLM needs --user, --password and --ntlm-domain")
     if "XOAUTH2" in ns.auth and (ns.user is None or ns.token is None):
         parser.error("XOAUTH2 needs --user and --token")
     if ns.require_auth and not ns.auth:

@@ -301,6 +301,11 @@ pub struct OAuthDraft<S = SecretInput> {
     pub scopes: Option<String>,
     #[serde(default, skip_serializing_if = "SecretField::is_omitted")]
     pub client_secret: S,
+    /// When the client secret expires (`YYYY-MM-DD`, as the app registration shows it), so
+    /// the test send can warn 30 days ahead.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "2027-03-31"))]
+    pub secret_expires_on: Option<String>,
     #[serde(default, skip_serializing_if = "SecretField::is_omitted")]
     pub private_key: S,
     /// Never typed: only `{"set": true}` (keep) or `{"set": false}` (forget, forcing a new

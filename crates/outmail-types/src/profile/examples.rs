@@ -58,6 +58,7 @@ pub const SMTP_OAUTH2: &str = r#"{
         "token_url": null,
         "authorize_url": null,
         "scopes": null,
+        "secret_expires_on": "2027-03-31",
         "client_secret": {"value": "Qx8~example-client-secret"},
         "private_key": {"set": false},
         "refresh_token": {"set": false}
@@ -156,6 +157,7 @@ pub const GRAPH_DELEGATED: &str = r#"{
       "token_url": null,
       "authorize_url": null,
       "scopes": "https://graph.microsoft.com/Mail.Send offline_access",
+      "secret_expires_on": null,
       "client_secret": {"value": "Qx8~example-client-secret"},
       "private_key": {"set": false},
       "refresh_token": {"set": true}
@@ -193,6 +195,7 @@ pub const GRAPH_FAKE: &str = r#"{
       "token_url": "http://127.0.0.1:8025/oauth/token",
       "authorize_url": null,
       "scopes": "https://graph.microsoft.com/.default",
+      "secret_expires_on": null,
       "client_secret": {"value": "fake-secret"},
       "private_key": {"set": false},
       "refresh_token": {"set": false}

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cert::CertificatePem;
+use crate::date::Date;
 use crate::email::{EmailAddress, Mailbox};
 use crate::error::FieldErrors;
 use crate::frequency::SendFrequency;
@@ -194,6 +195,8 @@ pub struct OAuthSettings {
     /// Whether `scopes` were entered (kept on edit) or are the preset's defaults (which follow
     /// a change of flow or cloud).
     pub scopes_entered: bool,
+    /// When the client secret expires, if the admin entered it.
+    pub secret_expires_on: Option<Date>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -421,6 +424,7 @@ fn oauth_draft<S: SecretField>(
         },
         scopes: oauth.scopes_entered.then(|| oauth.scopes.to_string()),
         client_secret: secret(place.client_secret()),
+        secret_expires_on: oauth.secret_expires_on.map(|d| d.to_string()),
         private_key: secret(place.private_key()),
         refresh_token: secret(place.refresh_token()),
     }

@@ -2,6 +2,7 @@
 //! their dotted paths. The cross-field rules are also public functions for the UI.
 
 use crate::cert::{CertificatePem, InvalidKeyPair, PrivateKeyPem};
+use crate::date::Date;
 use crate::email::{Charset, EmailAddress, Mailbox};
 use crate::error::{FieldError, FieldErrors};
 use crate::frequency::SendFrequency;
@@ -531,6 +532,7 @@ fn validate_oauth<S: SecretField>(
         },
     };
 
+    let secret_expires_on = cx.optional(&p("secret_expires_on"), &d.secret_expires_on, Date::parse);
     let (scopes, scopes_entered) = scopes?;
     Some(OAuthSettings {
         preset: d.preset,
@@ -542,6 +544,7 @@ fn validate_oauth<S: SecretField>(
         authorize_url: authorize_url?,
         scopes,
         scopes_entered,
+        secret_expires_on: secret_expires_on?,
     })
 }
 

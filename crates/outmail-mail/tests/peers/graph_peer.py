@@ -1,0 +1,871 @@
+#!/usr/bin/python3
+"""A strict fake of Microsoft Graph ``sendMail`` for the outmail-mail tests.
+
+Standard library only; run it with ``/usr/bin/python3``.  One process is
+started per test; it serves plain HTTP/1.1 (keep-alive, every response has a
+Content-Length) on 127.0.0.1 only.  It accepts exactly the documented JSON
+form of ``POST /v1.0/users/{id | userPrincipalName}/sendMail`` and answers
+everything else with the status and error body Graph gives where that is
+known, otherwise with a 400 whose message says precisely what was wrong.
+
+Start-up protocol
+-----------------
+Once the socket is listening, exactly one line ``READY <port>`` is written to
+stdout and flushed; nothing else is ever written to stdout.  Logs go to stderr
+(``--log-level``, default ``info``: one line per request).  SIGTERM and SIGINT
+stop the server with exit status 0; so does end of file on stdin with
+``--exit-on-stdin-eof``.  Bad arguments exit with status 2, a failure to
+listen with status 1, both before ``READY``.
+
+Flags
+-----
+--port N             TCP port on 127.0.0.1 (default 0: ephemeral, reported
+                     in the READY line).
+--token T            The one accepted bearer token (required).
+--mailbox ADDR       A mailbox that exists (repeatable; UPN or object id;
+                     compared case-insensitively with the URL segment).
+--deny MAILBOX       Sends as this mailbox get 403 ErrorAccessDenied (an
+                     application access policy excluding it); repeatable.
+                     Checked before existence, so it need not be listed.
+--throttle N         The first N requests that pass every check get 429
+                     ApplicationThrottled with ``Retry-After: 3``.
+--fail-status S      Every request that passes every check (and is not
+                     throttled) is answered with status S (400..599) and a
+                     Graph error body (see below) instead of 202.
+--record FILE        Append one JSON line per request (see below).
+--log-level LEVEL    debug, info (default), warning, error.
+--exit-on-stdin-eof  See above.
+
+Request shape required
+----------------------
+``POST /v1.0/users/{user}/sendMail``, path compared exactly (case-sensitive,
+no trailing slash, no query string); ``{user}`` is percent-decoded and must
+be a UPN (one ``@``) or a GUID.  Headers: ``Authorization: Bearer <token>``
+(scheme case-insensitive, exactly one space), ``Content-Type:
+application/json`` (parameters allowed; a ``charset`` must be utf-8).
+Body: UTF-8 JSON object, no duplicate keys, no NaN/Infinity, no ``null``
+values anywhere::
+
+    {"message": {...}, "saveToSentItems": false}
+
+``saveToSentItems`` is optional and must be a JSON boolean.  ``message`` keys
+(all optional): ``subject`` (string), ``body`` (``{"contentType": "text" |
+"html" (any case), "content": string}``, both keys required), ``from``
+(recipient), ``toRecipients`` / ``ccRecipients`` / ``bccRecipients`` /
+``replyTo`` (arrays of recipients), ``internetMessageHeaders`` (array of
+``{"name": string, "value": string}``), ``attachments`` (array of
+``{"@odata.type": "#microsoft.graph.fileAttachment", "name": string,
+"contentType"?: string, "contentBytes": base64 string, "contentId"?: string,
+"isInline"?: bool}``).  A recipient is ``{"emailAddress": {"address":
+string, "name"?: string}}``.  An ``@odata.type`` annotation is tolerated
+only with the right type name (``#microsoft.graph.message``, ``.recipient``,
+``.emailAddress``, ``.itemBody``, ``.internetMessageHeader``).
+
+Checks, in order, and the answers
+---------------------------------
+All error bodies are ``{"error": {"code": C, "message": M}}`` with
+``Content-Type: application/json; odata.metadata=minimal;
+odata.streaming=true; IEEE754Compatible=false; charset=utf-8``.  Errors from
+the Graph front end (401, 404 ResourceNotFound, 405, 429, --fail-status) also
+carry ``"innerError": {"date", "request-id", "client-request-id"}``; mailbox
+(Outlook) errors do not, as is common in real responses.  Every response has
+``request-id`` (a fresh GUID) and ``client-request-id`` (the request's own, or
+the request-id) headers.
+
+1. Path not ``/v1.0/users/{user}/sendMail`` (or ``{user}`` neither UPN nor
+   GUID): 404 ``ResourceNotFound`` "Resource not found for the segment
+   '<segment>'. (This fake serves only POST /v1.0/users/{id |
+   userPrincipalName}/sendMail.)"; right path, method other than POST: 405
+   ``BadRequest``
+   "The HTTP method '<M>' is not supported for sendMail; use POST." with
+   ``Allow: POST``; a query string: 400 ``BadRequest``.
+2. No Authorization: 401 ``InvalidAuthenticationToken`` "Access token is
+   empty."; another scheme or token: 401 ``InvalidAuthenticationToken``
+   "Access token validation failure. Invalid audience."; both with
+   ``WWW-Authenticate: Bearer realm="",
+   authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize",
+   client_id="00000003-0000-0000-c000-000000000000"``.
+3. ``{user}`` in --deny: 403 ``ErrorAccessDenied`` "Access is denied. Check
+   credentials and try again."; not in --mailbox: 404 ``ErrorInvalidUser``
+   "The requested user '<user>' is invalid."
+4. Content-Type ``text/plain`` (MIME send): 400
+   ``ErrorMimeContentInvalidBase64String`` "Invalid base64 string for MIME
+   content." when the body is not base64, else 400 ``BadRequest`` (MIME sends
+   are not supported by this fake); any other non-JSON type: 400
+   ``BadRequest``.
+5. Body not UTF-8, not JSON, not an object, duplicate keys, nulls, wrong
+   JSON types, unknown keys, bad ``contentType``, bad base64 in
+   ``contentBytes``: 400 ``RequestBodyRead``.  Unknown top-level key: "The
+   parameter '<k>' in the request payload is not a valid parameter for the
+   operation 'sendMail'."; unknown key in an object: "The property '<k>' does
+   not exist on type '<Type>'. Make sure to only use property names that are
+   defined by the type or mark the type as open type." (Type is
+   Microsoft.OutlookServices.Message / .Recipient / .EmailAddress /
+   .ItemBody / .InternetMessageHeader / .FileAttachment); a real Graph message
+   property this fake does not take (importance, sender, ...) says so.
+   Missing ``message``: 400 ``ErrorInvalidParameter`` "The value of the
+   parameter 'Message' is empty."
+6. ``internetMessageHeaders`` empty or more than 5: 400
+   ``InvalidInternetMessageHeaderCollection`` "Maximum number of headers in
+   one message should be less than or equal to 5."; a name not starting with
+   ``x-``/``X-``: 400 ``InvalidInternetMessageHeader`` "The internet message
+   header name '<name>' should start with 'x-' or 'X-'."; CR, LF or NUL in a
+   name or value, or an empty name: 400 ``InvalidInternetMessageHeader``
+   naming the header.
+7. ``from`` present and not the URL mailbox (case-insensitive): 403
+   ``ErrorSendAsDenied`` "The user account which was used to submit this
+   request does not have the right to send mail on behalf of the specified
+   sending account., Cannot submit message."
+8. No recipient in to/cc/bcc: 400 ``ErrorInvalidRecipients`` "At least one
+   recipient is not valid., A message can't be sent because it contains no
+   recipients."; an address (to/cc/bcc/replyTo) that is empty, has no or
+   several ``@``, an empty local part or domain, whitespace, control
+   characters or any of ``<>,;"``: 400 ``ErrorInvalidRecipients`` "At least
+   one recipient isn't valid., Recipient \"<address>\" isn't resolved. All
+   recipients must be resolved before a message can be submitted."; more
+   than 500 in to+cc+bcc: 400 ``ErrorExceededMaxRecipientLimit``.
+9. --throttle: 429 ``ApplicationThrottled`` "Application is over its
+   MailboxConcurrency limit." with ``Retry-After: 3``.
+10. --fail-status S: S with code 500 ``ErrorInternalServerError`` "An internal
+   server error occurred. The operation failed.", 503 ``serviceNotAvailable``
+   "The service is temporarily unavailable. Try again later.", 429
+   ``ApplicationThrottled`` (as above, with ``Retry-After: 3``), 403
+   ``ErrorAccessDenied`` (as above), 401 ``InvalidAuthenticationToken``, any
+   other S ``UnknownError`` with an empty message.
+11. Otherwise ``202 Accepted``, empty body, ``Content-Length: 0``.
+
+Record file
+-----------
+One JSON object per line, written (and flushed) before the response is sent:
+``method``, ``path`` (raw, as received), ``query`` (raw string, "" if none),
+``user`` (percent-decoded URL mailbox or null), ``headers`` (object, names
+lower-cased; the Authorization value replaced by ``"Bearer <ok>"`` when it
+carried the right token, else ``"<bad>"``), ``body`` (the parsed JSON, or
+null when it did not parse), ``body_text`` (the raw body as UTF-8 with
+replacement when it did not parse, else null), ``status`` (int), ``code``
+(the error code or null on 202).
+"""
+
+import argparse
+import base64
+import binascii
+import datetime
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOG = logging.getLogger("graph_peer")
+LISTEN_HOST = "127.0.0.1"
+MAX_BODY = 64 * 1024 * 1024
+
+JSON_TYPE = (
+    "application/json; odata.metadata=minimal; odata.streaming=true; "
+    "IEEE754Compatible=false; charset=utf-8"
+)
+WWW_AUTHENTICATE = (
+    'Bearer realm="", '
+    'authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+    'client_id="00000003-0000-0000-c000-000000000000"'
+)
+PATH_RE = re.compile(r"^/v1\.0/users/([^/]+)/sendMail$")
+GUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+MAX_RECIPIENTS = 500
+MAX_HEADERS = 5
+
+MSG_ACCESS_DENIED = "Access is denied. Check credentials and try again."
+MSG_SEND_AS_DENIED = (
+    "The user account which was used to submit this request does not have the "
+    "right to send mail on behalf of the specified sending account., Cannot "
+    "submit message."
+)
+MSG_NO_RECIPIENTS = (
+    "At least one recipient is not valid., A message can't be sent because it "
+    "contains no recipients."
+)
+MSG_HEADER_COUNT = (
+    "Maximum number of headers in one message should be less than or equal to 5."
+)
+MSG_THROTTLED = "Application is over its MailboxConcurrency limit."
+
+MESSAGE_TYPE = "Microsoft.OutlookServices.Message"
+RECIPIENT_TYPE = "Microsoft.OutlookServices.Recipient"
+EMAIL_TYPE = "Microsoft.OutlookServices.EmailAddress"
+BODY_TYPE = "Microsoft.OutlookServices.ItemBody"
+HEADER_TYPE = "Microsoft.OutlookServices.InternetMessageHeader"
+ATTACHMENT_TYPE = "Microsoft.OutlookServices.FileAttachment"
+
+ODATA_TYPES = {
+    MESSAGE_TYPE: "#microsoft.graph.message",
+    RECIPIENT_TYPE: "#microsoft.graph.recipient",
+    EMAIL_TYPE: "#microsoft.graph.emailAddress",
+    BODY_TYPE: "#microsoft.graph.itemBody",
+    HEADER_TYPE: "#microsoft.graph.internetMessageHeader",
+    ATTACHMENT_TYPE: "#microsoft.graph.fileAttachment",
+}
+MESSAGE_KEYS = {
+    "subject", "body", "from", "toRecipients", "ccRecipients", "bccRecipients",
+    "replyTo", "internetMessageHeaders", "attachments",
+}
+# Real properties of microsoft.graph.message that this fake does not take.
+OTHER_MESSAGE_PROPERTIES = {
+    "bodyPreview", "categories", "changeKey", "conversationId",
+    "conversationIndex", "createdDateTime", "flag", "hasAttachments", "id",
+    "importance", "inferenceClassification", "internetMessageId",
+    "isDeliveryReceiptRequested", "isDraft", "isRead", "isReadReceiptRequested",
+    "lastModifiedDateTime", "parentFolderId", "receivedDateTime", "sender",
+    "sentDateTime", "uniqueBody", "webLink", "extensions",
+    "multiValueExtendedProperties", "singleValueExtendedProperties", "mentions",
+}
+RECIPIENT_LISTS = ("toRecipients", "ccRecipients", "bccRecipients")
+BAD_ADDRESS_CHARS = set('<>,;"')
+
+
+class GraphError(Exception):
+    """An answer other than 202: status, code, message, extra headers."""
+
+    def __init__(self, status, code, message, headers=None, inner=False):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.inner = inner
+
+
+def body_error(message):
+    return GraphError(400, "RequestBodyRead", message)
+
+
+def no_property(key, type_name):
+    return body_error(
+        f"The property '{key}' does not exist on type '{type_name}'. Make sure to "
+        "only use property names that are defined by the type or mark the type "
+        "as open type."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Body validation
+# ---------------------------------------------------------------------------
+
+def _reject_constant(name):
+    raise ValueError(f"JSON constant {name} is not allowed")
+
+
+def _no_duplicates(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(
+                f"Multiple properties with the name '{key}' were found in the payload"
+            )
+        seen[key] = value
+    return seen
+
+
+def parse_json_body(raw):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise body_error(f"The request body is not valid UTF-8: {error}") from None
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates,
+                           parse_constant=_reject_constant)
+    except ValueError as error:
+        raise body_error(f"The request body is not valid JSON: {error}") from None
+    return value
+
+
+def _where(path):
+    return path or "the request body"
+
+
+def expect_type(value, kind, path):
+    names = {str: "a JSON string (Edm.String)", bool: "a JSON boolean (Edm.Boolean)",
+             dict: "a JSON object", list: "a JSON array"}
+    if value is None:
+        raise body_error(
+            f"'{path}' is null; this fake refuses nulls: omit the property instead"
+        )
+    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    if not ok:
+        raise body_error(
+            f"'{path}' must be {names[kind]}, got {type(value).__name__} {json.dumps(value)[:80]}"
+        )
+
+
+def check_keys(obj, allowed, type_name, path, required=()):
+    for key in obj:
+        if key == "@odata.type":
+            if obj[key] != ODATA_TYPES[type_name]:
+                raise body_error(
+                    f"'{path}.@odata.type' is {json.dumps(obj[key])}, expected "
+                    f"\"{ODATA_TYPES[type_name]}\""
+                )
+            continue
+        if key not in allowed:
+            if type_name == MESSAGE_TYPE and key in OTHER_MESSAGE_PROPERTIES:
+                raise body_error(
+                    f"The property '{key}' exists on Graph messages but this fake "
+                    "does not accept it (outmail does not send it)."
+                )
+            raise no_property(key, type_name)
+    for key in required:
+        if key not in obj:
+            raise body_error(f"'{path}' lacks the required property '{key}'")
+
+
+def check_recipient(value, path):
+    expect_type(value, dict, path)
+    check_keys(value, {"emailAddress"}, RECIPIENT_TYPE, path, required=("emailAddress",))
+    email = value["emailAddress"]
+    expect_type(email, dict, f"{path}.emailAddress")
+    check_keys(email, {"address", "name"}, EMAIL_TYPE, f"{path}.emailAddress",
+               required=("address",))
+    expect_type(email["address"], str, f"{path}.emailAddress.address")
+    if "name" in email:
+        expect_type(email["name"], str, f"{path}.emailAddress.name")
+    return email["address"]
+
+
+def address_ok(address):
+    if address.count("@") != 1:
+        return False
+    local, domain = address.split("@")
+    if not local or not domain:
+        return False
+    for char in address:
+        if char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F or char in BAD_ADDRESS_CHARS:
+            return False
+    return True
+
+
+def validate_send_mail(payload, mailbox):
+    """Raises GraphError unless `payload` is an acceptable sendMail body."""
+    if not isinstance(payload, dict):
+        raise body_error(
+            f"The request body must be a JSON object, got {type(payload).__name__}"
+        )
+    for key in payload:
+        if key not in ("message", "saveToSentItems"):
+            raise body_error(
+                f"The parameter '{key}' in the request payload is not a valid "
+                "parameter for the operation 'sendMail'."
+            )
+    if "message" not in payload:
+        raise GraphError(400, "ErrorInvalidParameter",
+                         "The value of the parameter 'Message' is empty.")
+    if "saveToSentItems" in payload:
+        expect_type(payload["saveToSentItems"], bool, "saveToSentItems")
+
+    message = payload["message"]
+    expect_type(message, dict, "message")
+    check_keys(message, MESSAGE_KEYS, MESSAGE_TYPE, "message")
+
+    if "subject" in message:
+        expect_type(message["subject"], str, "message.subject")
+    if "body" in message:
+        body = message["body"]
+        expect_type(body, dict, "message.body")
+        check_keys(body, {"contentType", "content"}, BODY_TYPE, "message.body",
+                   required=("contentType", "content"))
+        expect_type(body["contentType"], str, "message.body.contentType")
+        if body["contentType"].lower() not in ("text", "html"):
+            raise body_error(
+                f"Cannot convert the literal '{body['contentType']}' to the expected "
+                "type 'Microsoft.OutlookServices.BodyType' (text or html)."
+            )
+        expect_type(body["content"], str, "message.body.content")
+
+    addresses = []  # (path, address) for the format check
+    sender = None
+    if "from" in message:
+        sender = check_recipient(message["from"], "message.from")
+        addresses.append(("message.from", sender))
+    counted = 0
+    for name in RECIPIENT_LISTS + ("replyTo",):
+        if name not in message:
+            continue
+        items = message[name]
+        expect_type(items, list, f"message.{name}")
+        for index, item in enumerate(items):
+            path = f"message.{name}[{index}]"
+            addresses.append((path, check_recipient(item, path)))
+        if name in RECIPIENT_LISTS:
+            counted += len(items)
+
+    headers = None
+    if "internetMessageHeaders" in message:
+        headers = message["internetMessageHeaders"]
+        expect_type(headers, list, "message.internetMessageHeaders")
+        for index, header in enumerate(headers):
+            path = f"message.internetMessageHeaders[{index}]"
+            expect_type(header, dict, path)
+            check_keys(header, {"name", "value"}, HEADER_TYPE, path,
+                       required=("name", "value"))
+            expect_type(header["name"], str, f"{path}.name")
+            expect_type(header["value"], str, f"{path}.value")
+
+    if "attachments" in message:
+        attachments = message["attachments"]
+        expect_type(attachments, list, "message.attachments")
+        for index, attachment in enumerate(attachments):
+            path = f"message.attachments[{index}]"
+            expect_type(attachment, dict, path)
+            check_keys(attachment,
+                       {"name", "contentType", "contentBytes", "contentId", "isInline"},
+                       ATTACHMENT_TYPE, path,
+                       required=("@odata.type", "name", "contentBytes"))
+            for key in ("name", "contentType", "contentBytes", "contentId"):
+                if key in attachment:
+                    expect_type(attachment[key], str, f"{path}.{key}")
+            if "isInline" in attachment:
+                expect_type(attachment["isInline"], bool, f"{path}.isInline")
+            try:
+                base64.b64decode(attachment["contentBytes"], validate=True)
+            except (binascii.Error, ValueError):
+                raise body_error(
+                    f"Cannot convert the literal in '{path}.contentBytes' to the "
+                    "expected type 'Edm.Binary' (not valid base64)."
+                ) from None
+
+    # Business rules, after the payload deserialised.
+    if headers is not None:
+        if not headers or len(headers) > MAX_HEADERS:
+            raise GraphError(400, "InvalidInternetMessageHeaderCollection", MSG_HEADER_COUNT)
+        for header in headers:
+            name, value = header["name"], header["value"]
+            if any(c in name or c in value for c in "\r\n\x00") or not name:
+                raise GraphError(
+                    400, "InvalidInternetMessageHeader",
+                    f"The internet message header '{name!r}' has an empty name or "
+                    "a CR, LF or NUL character in its name or value.",
+                )
+            if not name.lower().startswith("x-"):
+                raise GraphError(
+                    400, "InvalidInternetMessageHeader",
+                    f"The internet message header name '{name}' should start with "
+                    "'x-' or 'X-'.",
+                )
+
+    if sender is not None and sender.lower() != mailbox.lower():
+        raise GraphError(403, "ErrorSendAsDenied", MSG_SEND_AS_DENIED)
+
+    if counted == 0:
+        raise GraphError(400, "ErrorInvalidRecipients", MSG_NO_RECIPIENTS)
+    for _path, address in addresses:
+        if not address_ok(address):
+            raise GraphError(
+                400, "ErrorInvalidRecipients",
+                f"At least one recipient isn't valid., Recipient \"{address}\" isn't "
+                "resolved. All recipients must be resolved before a message can be "
+                "submitted.",
+            )
+    if counted > MAX_RECIPIENTS:
+        raise GraphError(
+            400, "ErrorExceededMaxRecipientLimit",
+            f"The message has {counted} recipients in To, Cc and Bcc; the maximum "
+            f"is {MAX_RECIPIENTS}.",
+        )
+
+
+# ---------------------------------------------------------------------------
+# HTTP
+# ---------------------------------------------------------------------------
+
+class PeerState:
+    """Settings plus the mutable counters shared by all connections."""
+
+    def __init__(self, ns):
+        self.token = ns.token
+        self.mailboxes = {m.lower() for m in ns.mailbox}
+        self.deny = {m.lower() for m in ns.deny}
+        self.throttle_left = ns.throttle
+        self.fail_status = ns.fail_status
+        self.record_path = ns.record
+        self.lock = threading.Lock()
+
+    def take_throttle(self):
+        with self.lock:
+            if self.throttle_left > 0:
+                self.throttle_left -= 1
+                return True
+            return False
+
+    def record(self, entry):
+        if self.record_path is None:
+            return
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
+        with self.lock:
+            with open(self.record_path, "a", encoding="utf-8") as out:
+                out.write(line)
+                out.flush()
+
+
+def fail_status_error(status):
+    if status == 500:
+        return GraphError(500, "ErrorInternalServerError",
+                          "An internal server error occurred. The operation failed.",
+                          inner=True)
+    if status == 503:
+        return GraphError(503, "serviceNotAvailable",
+                          "The service is temporarily unavailable. Try again later.",
+                          inner=True)
+    if status == 429:
+        return GraphError(429, "ApplicationThrottled", MSG_THROTTLED,
+                          headers={"Retry-After": "3"}, inner=True)
+    if status == 403:
+        return GraphError(403, "ErrorAccessDenied", MSG_ACCESS_DENIED)
+    if status == 401:
+        return GraphError(401, "InvalidAuthenticationToken",
+                          "Access token has expired or is not yet valid.",
+                          headers={"WWW-Authenticate": WWW_AUTHENTICATE}, inner=True)
+    return GraphError(status, "UnknownError", "", inner=True)
+
+
+class BadRequestLine(Exception):
+    """The request cannot be framed (bad Content-Length or chunking)."""
+
+
+class GraphHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "graph-peer"
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, fmt, *args):
+        LOG.info("%s %s", self.address_string(), fmt % args)
+
+    # One method for every verb: routing decides.
+    def do_POST(self):
+        self.handle_any()
+
+    do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_POST
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            total = 0
+            while True:
+                line = self.rfile.readline(1024)
+                try:
+                    size = int(line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    raise BadRequestLine(f"bad chunk size line {line!r}") from None
+                if size == 0:
+                    while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_BODY:
+                    raise BadRequestLine("body too large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(8)
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        if not length.strip().isdigit():
+            raise BadRequestLine(f"bad Content-Length {length!r}")
+        length = int(length)
+        if length > MAX_BODY:
+            raise BadRequestLine("body too large")
+        return self.rfile.read(length)
+
+    def send(self, status, body=b"", headers=None, content_type=None, request_id=None):
+        self.send_response(status)
+        request_id = request_id or str(uuid.uuid4())
+        self.send_header("request-id", request_id)
+        self.send_header("client-request-id",
+                         self.headers.get("client-request-id") or request_id)
+        self.send_header("x-ms-ags-diagnostic",
+                         '{"ServerInfo":{"DataCenter":"Loopback","Slice":"E",'
+                         '"Ring":"5","ScaleUnit":"000","RoleInstance":"GRAPHPEER"}}')
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        return request_id
+
+    def send_error_body(self, error):
+        request_id = str(uuid.uuid4())
+        payload = {"code": error.code, "message": error.message}
+        if error.inner:
+            payload["innerError"] = {
+                "date": datetime.datetime.now(datetime.timezone.utc)
+                .strftime("%Y-%m-%dT%H:%M:%S"),
+                "request-id": request_id,
+                "client-request-id": self.headers.get("client-request-id") or request_id,
+            }
+        body = json.dumps({"error": payload}).encode("utf-8")
+        self.send(error.status, body, error.headers, JSON_TYPE, request_id)
+
+    def handle_any(self):
+        state = self.server.peer_state
+        raw_path, _, query = self.path.partition("?")
+        entry = {
+            "method": self.command,
+            "path": raw_path,
+            "query": query,
+            "user": None,
+            "headers": {},
+            "body": None,
+            "body_text": None,
+            "status": None,
+            "code": None,
+        }
+        auth_ok = self.auth_matches(state)
+        for name, value in self.headers.items():
+            lower = name.lower()
+            if lower == "authorization":
+                value = "Bearer <ok>" if auth_ok else "<bad>"
+            entry["headers"][lower] = value
+        try:
+            raw = self.read_body()
+        except BadRequestLine as error:
+            LOG.warning("cannot frame request: %s", error)
+            self.close_connection = True
+            entry["status"], entry["code"] = 400, "BadRequest"
+            state.record(entry)
+            self.send_error_body(GraphError(400, "BadRequest", str(error), inner=True))
+            return
+        payload = None
+        parsed = False
+        if raw:
+            try:
+                payload = json.loads(raw.decode("utf-8"))
+                parsed = True
+            except (UnicodeDecodeError, ValueError):
+                entry["body_text"] = raw.decode("utf-8", "replace")
+        entry["body"] = payload if parsed else None
+
+        try:
+            self.check(state, raw, raw_path, query, entry, auth_ok)
+        except GraphError as error:
+            LOG.info("%s %s -> %d %s: %s", self.command, self.path, error.status,
+                     error.code, error.message)
+            entry["status"], entry["code"] = error.status, error.code
+            state.record(entry)
+            self.send_error_body(error)
+            return
+        LOG.info("%s %s -> 202 accepted", self.command, self.path)
+        entry["status"] = 202
+        state.record(entry)
+        self.send(202)
+
+    def auth_matches(self, state):
+        value = self.headers.get("Authorization")
+        if value is None:
+            return False
+        scheme, sep, token = value.partition(" ")
+        return bool(sep) and scheme.lower() == "bearer" and token == state.token
+
+    def check(self, state, raw, raw_path, query, entry, auth_ok):
+        match = PATH_RE.match(raw_path)
+        user = None
+        if match:
+            try:
+                user = urllib.parse.unquote(match.group(1), errors="strict")
+            except UnicodeDecodeError:
+                user = ""
+            if not (user.count("@") == 1 or GUID_RE.match(user)):
+                match = None
+        if not match:
+            segments = [s for s in raw_path.split("/") if s]
+            expected = ["v1.0", "users", None, "sendMail"]
+            bad = raw_path
+            for index, segment in enumerate(segments):
+                want = expected[index] if index < len(expected) else ""
+                if want is None:
+                    continue
+                if segment != want:
+                    bad = urllib.parse.unquote(segment)
+                    break
+            else:
+                bad = segments[-1] if segments else "/"
+            raise GraphError(
+                404, "ResourceNotFound",
+                f"Resource not found for the segment '{bad}'. (This fake serves only "
+                "POST /v1.0/users/{id | userPrincipalName}/sendMail.)",
+                inner=True,
+            )
+        entry["user"] = user
+        if self.command != "POST":
+            raise GraphError(
+                405, "BadRequest",
+                f"The HTTP method '{self.command}' is not supported for sendMail; use POST.",
+                headers={"Allow": "POST"}, inner=True,
+            )
+        if query:
+            raise GraphError(400, "BadRequest",
+                             f"sendMail takes no query options; got '?{query}'.", inner=True)
+
+        authorization = self.headers.get("Authorization")
+        if authorization is None or not authorization.strip():
+            raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.",
+                             headers={"WWW-Authenticate": WWW_AUTHENTICATE}, inner=True)
+        if not auth_ok:
+            raise GraphError(401, "InvalidAuthenticationToken",
+                             "Access token validation failure. Invalid audience.",
+                             headers={"WWW-Authenticate": WWW_AUTHENTICATE}, inner=True)
+
+        if user.lower() in state.deny:
+            raise GraphError(403, "ErrorAccessDenied", MSG_ACCESS_DENIED)
+        if user.lower() not in state.mailboxes:
+            raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
+
+        content_type = self.headers.get("Content-Type")
+        if content_type is None:
+            raise GraphError(400, "BadRequest",
+                             "Content-Type is missing; sendMail with a JSON body needs "
+                             "'Content-Type: application/json'.")
+        media, _, params = content_type.partition(";")
+        media = media.strip().lower()
+        if media == "text/plain":
+            try:
+                base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError):
+                raise GraphError(400, "ErrorMimeContentInvalidBase64String",
+                                 "Invalid base64 string for MIME content.") from None
+            raise GraphError(400, "BadRequest",
+                             "MIME sendMail (Content-Type: text/plain) is not supported "
+                             "by this fake; send the JSON form.")
+        if media != "application/json":
+            raise GraphError(400, "BadRequest",
+                             f"Content-Type '{content_type}' is not supported; use "
+                             "'application/json'.")
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+                raise GraphError(400, "BadRequest",
+                                 f"Content-Type charset '{value.strip()}' is not supported; "
+                                 "the body must be UTF-8.")
+
+        payload = parse_json_body(raw)
+        self.reject_nulls(payload, "")
+        validate_send_mail(payload, user)
+
+        if state.take_throttle():
+            raise GraphError(429, "ApplicationThrottled", MSG_THROTTLED,
+                             headers={"Retry-After": "3"}, inner=True)
+        if state.fail_status is not None:
+            raise fail_status_error(state.fail_status)
+
+    def reject_nulls(self, value, path):
+        if value is None:
+            raise body_error(
+                f"'{path or 'body'}' is null; this fake refuses nulls: omit the "
+                "property instead"
+            )
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self.reject_nulls(item, f"{path}.{key}" if path else key)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.reject_nulls(item, f"{path}[{index}]")
+
+
+class PeerServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, state):
+        self.peer_state = state
+        super().__init__(address, GraphHandler)
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def error_status(text):
+    value = int(text)
+    if not 400 <= value <= 599:
+        raise argparse.ArgumentTypeError("must be between 400 and 599")
+    return value
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="Fake Microsoft Graph sendMail.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--mailbox", action="append", default=[])
+    parser.add_argument("--deny", action="append", default=[])
+    parser.add_argument("--throttle", type=non_negative_int, default=0)
+    parser.add_argument("--fail-status", type=error_status)
+    parser.add_argument("--record")
+    parser.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
+    )
+    parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    ns = parser.parse_args(argv)
+    if not ns.token:
+        parser.error("--token must not be empty")
+    return ns
+
+
+def watch_stdin(stop):
+    try:
+        while os.read(0, 4096):
+            pass
+    except OSError:
+        pass
+    stop.set()
+
+
+def main(argv=None):
+    ns = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, ns.log_level.upper()),
+        format="%(asctime)s graph_peer[%(process)d] %(levelname)s %(message)s",
+    )
+    state = PeerState(ns)
+    try:
+        server = PeerServer((LISTEN_HOST, ns.port), state)
+    except OSError as error:
+        LOG.error("cannot start: %s", error)
+        return 1
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    LOG.info("listening on %s:%d mailboxes=%s deny=%s throttle=%d fail_status=%s",
+             LISTEN_HOST, port, sorted(state.mailboxes), sorted(state.deny),
+             ns.throttle, ns.fail_status)
+    sys.stdout.write(f"READY {port}\n")
+    sys.stdout.flush()
+    if ns.exit_on_stdin_eof:
+        threading.Thread(target=watch_stdin, args=(stop,), daemon=True).start()
+    while not stop.wait(0.5):
+        pass
+    LOG.info("stopping")
+    server.shutdown()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
