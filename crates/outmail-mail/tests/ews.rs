@@ -208,3 +208,21 @@ async fn a_dry_run_creates_nothing() {
     assert_eq!(stages(&report).last().unwrap(), "send:skipped");
     assert!(ews.records().is_empty());
 }
+
+/// The fakes' own NTLMv2 verifier matches the MS-NLMP 4.2.4 vectors, so a wrong response from
+/// us cannot pass because the fake is wrong the same way.
+#[test]
+fn the_fakes_ntlm_verifier_passes_the_ms_nlmp_vectors() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/ntlm_server.py");
+    let output = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg("--self-test")
+        .output()
+        .expect("run the NTLM self-test");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
