@@ -127,7 +127,7 @@ fn push_mailbox(xml: &mut String, mailbox: &Mailbox) {
     }
     xml.push_str(&format!(
         "<t:EmailAddress>{}</t:EmailAddress></t:Mailbox>",
-        escape(&mailbox.address().to_string())
+        escape(mailbox.address().to_string())
     ));
 }
 
