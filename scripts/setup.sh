@@ -9,9 +9,13 @@ CARGO_LEPTOS_VERSION=0.3.0
 CARGO_MAKE_VERSION=0.37.24
 # Debian packages: the browser for Playwright, compressors for the precompressed site
 # files, PostgreSQL for the second storage backend's tests, and the real mail peers the transport
-# tests start on loopback: aiosmtpd (run by /usr/bin/python3), tinyproxy and microsocks.
+# tests start on loopback: aiosmtpd (run by /usr/bin/python3), tinyproxy and microsocks, and
+# Postfix with Cyrus SASL (PLAIN/LOGIN modules, saslpasswd2 for its sasldb) for private instances
+# (crates/outmail-mail/tests/peers/postfix_peer.py); swaks, the reference client of
+# scripts/bench-test-send.sh. The system Postfix is left unconfigured, see preseed_postfix.
 # (wasm-opt comes from npm, tools/: Debian's binaryen 108 breaks wasm-bindgen's externref table.)
-APT_PACKAGES=(chromium brotli gzip postgresql python3-aiosmtpd tinyproxy microsocks)
+APT_PACKAGES=(chromium brotli gzip postgresql python3-aiosmtpd tinyproxy microsocks
+  postfix libsasl2-modules sasl2-bin swaks)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -29,6 +33,16 @@ install_debian_packages() {
     say "installing Debian packages: ${missing[*]}"
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  fi
+}
+
+# Postfix's package asks which kind of mail system to set up. Answering "No configuration"
+# beforehand keeps the install non-interactive and the system instance without a main.cf, so it
+# never starts and holds no port; the tests run private instances of their own.
+preseed_postfix() {
+  if ! dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q 'install ok installed'; then
+    echo 'postfix postfix/main_mailer_type select No configuration' |
+      as_root debconf-set-selections
   fi
 }
 
@@ -71,6 +85,7 @@ npm_ci() {
   fi
 }
 
+preseed_postfix
 install_debian_packages
 install_wasm_target
 install_cargo_tool "cargo make --version" "cargo-make $CARGO_MAKE_VERSION" \

@@ -213,7 +213,8 @@ async fn a_dry_run_creates_nothing() {
 /// us cannot pass because the fake is wrong the same way.
 #[test]
 fn the_fakes_ntlm_verifier_passes_the_ms_nlmp_vectors() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/ntlm_server.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/ntlm_server.py");
     let output = std::process::Command::new("/usr/bin/python3")
         .arg(&script)
         .arg("--self-test")

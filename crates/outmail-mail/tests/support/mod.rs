@@ -484,3 +484,86 @@ pub fn app_oauth_json(tokens: &ScriptPeer, scopes: &str) -> String {
         tokens.url(&format!("/{TENANT}/oauth2/v2.0/token"))
     )
 }
+
+/// A private Postfix instance (`tests/peers/postfix_peer.py`): STARTTLS, Cyrus SASL PLAIN and
+/// LOGIN, relaying for authenticated clients only, every message written to `dir/mail`.
+pub struct PostfixPeer {
+    child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl PostfixPeer {
+    pub fn start(pki: &Pki, user: &str, password: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("postfix dir");
+        let (crt, key) = pki.files(ServerCert::Good);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../outmail-mail/tests/peers/postfix_peer.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(&script)
+            .args([
+                "--dir",
+                arg(dir.path()),
+                "--cert",
+                arg(&crt),
+                "--key",
+                arg(&key),
+            ])
+            .args(["--user", user, "--password", password])
+            .args(["--log-level", "warning", "--exit-on-stdin-eof"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the Postfix peer (Debian postfix, libsasl2-modules, sasl2-bin)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read READY");
+        let port = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("Postfix did not start (it must run as root): {line:?}"));
+        Self { child, port, dir }
+    }
+
+    /// Waits up to 10 s for `count` delivered messages (Postfix delivers after its 250).
+    pub fn delivered(&self, count: usize) -> Vec<serde_json::Value> {
+        let mail = self.dir.path().join("mail");
+        for _ in 0..200 {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&mail)
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if files.len() >= count {
+                files.sort_by_key(|p| {
+                    p.file_stem()
+                        .and_then(|s| s.to_str())
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .unwrap_or(0)
+                });
+                return files
+                    .iter()
+                    .map(|p| {
+                        serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json")
+                    })
+                    .collect();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("Postfix delivered fewer than {count} message(s) within 10 s");
+    }
+}
+
+impl Drop for PostfixPeer {
+    fn drop(&mut self) {
+        // Closing stdin stops Postfix cleanly before its directory goes.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
