@@ -88,7 +88,8 @@ print(s.getsockname()[1])'
 
 # --- 1. Postfix ------------------------------------------------------------------------------
 say "making a self-signed certificate for localhost and 127.0.0.1"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=localhost \
+  -addext basicConstraints=critical,CA:FALSE \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>"$work/openssl.log" ||
   fail "openssl failed: $(cat "$work/openssl.log")"

@@ -40,6 +40,9 @@ pub enum Reason {
     CertificateUntrusted,
     CertificateExpired,
     CertificateWrongHost,
+    /// The server's own certificate is a CA certificate (`CA:TRUE`, as `openssl req -x509`
+    /// makes by default), which TLS refuses as a server certificate.
+    CertificateIsCa,
     TlsFailed,
     StartTlsNotOffered,
     StartTlsRefused,
@@ -153,6 +156,7 @@ impl MailError {
             | R::CertificateUntrusted
             | R::CertificateExpired
             | R::CertificateWrongHost
+            | R::CertificateIsCa
             | R::TlsFailed
             | R::StartTlsNotOffered
             | R::StartTlsRefused => FailureKind::Tls,
@@ -221,6 +225,7 @@ impl MailError {
             R::CertificateUntrusted => "certificate_untrusted",
             R::CertificateExpired => "certificate_expired",
             R::CertificateWrongHost => "certificate_wrong_host",
+            R::CertificateIsCa => "certificate_is_ca",
             R::TlsFailed => "tls_failed",
             R::StartTlsNotOffered => "starttls_not_offered",
             R::StartTlsRefused => "starttls_refused",
@@ -386,6 +391,15 @@ impl MailError {
                 host,
                 "The certificate is for another host name. Use the host name the certificate \
                  names (not an IP address or alias)."
+                    .to_owned(),
+            ),
+            R::CertificateIsCa => (
+                b.ca_field.or(host),
+                "The server's certificate is marked as a CA (CA:TRUE), so it cannot be trusted as \
+                 a server certificate, even when pasted as the custom CA. Have the server use a \
+                 certificate without CA:TRUE (openssl req -x509 ... -addext \
+                 basicConstraints=critical,CA:FALSE), or one signed by a separate CA whose \
+                 certificate you paste here."
                     .to_owned(),
             ),
             R::TlsFailed => (

@@ -136,6 +136,20 @@ fn classify(e: &io::Error, host: &Host) -> MailError {
                     format!("the certificate is not valid for {host} ({cert:?})"),
                 )
             }
+            CertificateError::Other(other)
+                if matches!(
+                    other.0.downcast_ref::<webpki::Error>(),
+                    Some(webpki::Error::CaUsedAsEndEntity)
+                ) =>
+            {
+                (
+                    Reason::CertificateIsCa,
+                    format!(
+                        "{host} presents a CA certificate (basic constraints CA:TRUE) as its own \
+                         certificate"
+                    ),
+                )
+            }
             other => (
                 Reason::TlsFailed,
                 format!("the certificate of {host} was refused: {other:?}"),

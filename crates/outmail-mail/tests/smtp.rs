@@ -352,6 +352,27 @@ async fn a_self_signed_certificate_is_untrusted_and_points_at_the_custom_ca() {
     assert_eq!(failure.field.as_deref(), Some("transport.ca_certificate"));
 }
 
+/// A self-signed server certificate pasted as the custom CA is trusted; one marked CA:TRUE
+/// cannot be (TLS refuses a CA as a server certificate) and gets its own remedy.
+#[tokio::test]
+async fn a_self_signed_certificate_pasted_as_the_ca_works_unless_it_is_marked_as_a_ca() {
+    let pki = Pki::new();
+    for (which, expected) in [
+        (ServerCert::SelfSigned, "none"),
+        (ServerCert::SelfSignedCa, "certificate_is_ca"),
+    ] {
+        let peer = tls_peer(&pki, "implicit", which, &[]);
+        let own = std::fs::read_to_string(pki.files(which).0).expect("certificate");
+        let (spec, secrets) = profile(&smtp_draft(peer.port, "tls", Some(&own), NO_AUTH, false));
+        let report = run(spec, secrets, "ops@example.net", false).await;
+        assert_eq!(reason(&report), expected, "{report:#?}");
+        if let Some(failure) = &report.failure {
+            assert_eq!(failure.field.as_deref(), Some("transport.ca_certificate"));
+            assert!(failure.remedy.contains("CA:FALSE"), "{}", failure.remedy);
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_expired_certificate_is_reported_as_expired_even_with_the_right_ca() {
     let pki = Pki::new();

@@ -108,6 +108,8 @@ pub enum ServerCert {
     WrongHost,
     /// Self-signed for localhost.
     SelfSigned,
+    /// Self-signed for localhost and marked as a CA (`CA:TRUE`, as `openssl req -x509` makes).
+    SelfSignedCa,
 }
 
 impl Pki {
@@ -142,13 +144,17 @@ impl Pki {
             (now - day, now + 30 * day),
             "wronghost",
         );
-        let key = KeyPair::generate().expect("key");
-        let cert = CertificateParams::new(local)
-            .expect("params")
-            .self_signed(&key)
-            .expect("self-signed");
-        std::fs::write(dir.path().join("selfsigned.crt"), cert.pem()).expect("write");
-        std::fs::write(dir.path().join("selfsigned.key"), key.serialize_pem()).expect("write");
+        for (file, is_ca) in [("selfsigned", false), ("selfsignedca", true)] {
+            let key = KeyPair::generate().expect("key");
+            let mut params = CertificateParams::new(local.clone()).expect("params");
+            if is_ca {
+                params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            }
+            let cert = params.self_signed(&key).expect("self-signed");
+            std::fs::write(dir.path().join(format!("{file}.crt")), cert.pem()).expect("write");
+            std::fs::write(dir.path().join(format!("{file}.key")), key.serialize_pem())
+                .expect("write");
+        }
         Self { dir, ca_pem }
     }
 
@@ -158,6 +164,7 @@ impl Pki {
             ServerCert::Expired => "expired",
             ServerCert::WrongHost => "wronghost",
             ServerCert::SelfSigned => "selfsigned",
+            ServerCert::SelfSignedCa => "selfsignedca",
         };
         (
             self.dir.path().join(format!("{name}.crt")),
