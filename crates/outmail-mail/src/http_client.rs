@@ -60,7 +60,7 @@ impl HttpConnection {
     ) -> Result<Self, MailError> {
         let host = url.host();
         let port = url.port();
-        let mut stream = net::open(
+        let (mut stream, _) = net::open(
             trace,
             host,
             port,

@@ -20,7 +20,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::time::timeout;
 
 use crate::error::{MailError, Reason};
-use crate::net::{self, BoxedStream, ProxySettings, Timeouts};
+use crate::net::{self, BoxedStream, ProxySettings, QuickAck, Timeouts};
 use crate::ntlm::{self, NtlmCredentials};
 use crate::tls::TlsSettings;
 use crate::trace::Trace;
@@ -81,7 +81,7 @@ pub async fn deliver(
     message: &Outgoing,
     dry_run: bool,
 ) -> Result<Option<Accepted>, MailError> {
-    let stream = net::open(
+    let (stream, acks) = net::open(
         trace,
         &target.host,
         target.port,
@@ -89,7 +89,7 @@ pub async fn deliver(
         target.timeouts,
     )
     .await?;
-    let mut session = match Session::start(trace, target, stream).await {
+    let mut session = match Session::start(trace, target, stream, acks).await {
         Ok(session) => session,
         Err(e) if e.reason == Reason::Timeout && e.stage == Stage::Greeting => {
             return Err(explain_silent_greeting(target, e).await);
@@ -112,7 +112,7 @@ async fn explain_silent_greeting(target: &SmtpTarget, timed_out: MailError) -> M
         return timed_out;
     }
     let mut scratch = Trace::new();
-    let Ok(stream) = net::open(
+    let Ok((stream, _)) = net::open(
         &mut scratch,
         &target.host,
         target.port,
@@ -193,6 +193,7 @@ struct Session<'a> {
     io: BufReader<BoxedStream>,
     caps: Capabilities,
     encrypted: bool,
+    acks: QuickAck,
 }
 
 impl<'a> Session<'a> {
@@ -201,6 +202,7 @@ impl<'a> Session<'a> {
         trace: &'a mut Trace,
         target: &'a SmtpTarget,
         stream: BoxedStream,
+        acks: QuickAck,
     ) -> Result<Session<'a>, MailError> {
         let mut stream = stream;
         let mut encrypted = false;
@@ -221,6 +223,7 @@ impl<'a> Session<'a> {
             io: BufReader::new(stream),
             caps: Capabilities::default(),
             encrypted,
+            acks,
         };
         session.greeting().await?;
         session.ehlo(Stage::Ehlo).await?;
@@ -681,6 +684,7 @@ impl<'a> Session<'a> {
 
     /// Reads one (possibly multi-line) reply.
     async fn read_reply(&mut self, stage: Stage, limit: Duration) -> Result<Reply, MailError> {
+        self.acks.now();
         let read = async {
             let mut raw = String::new();
             let mut lines = Vec::new();
