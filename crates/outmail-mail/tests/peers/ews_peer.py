@@ -255,26 +255,22 @@ or null).
 import argparse
 import base64
 import binascii
-import json
 import logging
 import os
 import re
-import signal
 import sys
-import threading
 import uuid
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import http_fake  # noqa: E402  (lives next to this file)
 import ntlm_server  # noqa: E402  (lives next to this file)
+import peer_common  # noqa: E402  (lives next to this file)
 
 LOG = logging.getLogger("ews_peer")
-LISTEN_HOST = "127.0.0.1"
 EWS_PATH = "/ews/exchange.asmx"
-MAX_BODY = 64 * 1024 * 1024
 MAX_RECIPIENTS = 500
 
 NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -764,17 +760,6 @@ class Validator:
                 f"The element {label(parent)} has invalid child element "
                 f"{label(children[1])}.", children[1])
         return first
-
-
-def address_ok(address):
-    if address.count("@") != 1:
-        return False
-    local, domain = address.split("@")
-    if not local or not domain:
-        return False
-    return not any(
-        c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F or c in '<>,;"' for c in address
-    )
 
 
 def unresolved(address):
@@ -1278,7 +1263,7 @@ class Request:
             for entry in summary[key]:
                 if entry["address"] is None:
                     raise unresolved(entry["name"] or "")
-                if not address_ok(entry["address"]):
+                if not http_fake.address_ok(entry["address"]):
                     raise unresolved(entry["address"])
         if counted > MAX_RECIPIENTS:
             raise ItemError(
@@ -1291,8 +1276,9 @@ class Request:
 # HTTP
 # ---------------------------------------------------------------------------
 
-class PeerConfig:
+class PeerConfig(http_fake.Recorder):
     def __init__(self, ns):
+        super().__init__(ns.record)
         self.auth = ns.auth
         self.user = ns.user
         self.password = ns.password
@@ -1308,11 +1294,9 @@ class PeerConfig:
         self.fault_left = ns.fault_count
         self.fault_all = ns.fault_count == 0
         self.backoff_ms = ns.backoff_ms
-        self.record_path = ns.record
         self.port = ns.port
         self.log_level = ns.log_level
         self.exit_on_stdin_eof = ns.exit_on_stdin_eof
-        self.lock = threading.Lock()
         self.users = {}
         if ns.auth == "ntlm":
             self.users[(ns.user.upper(), ns.domain.upper())] = ns.password
@@ -1333,79 +1317,18 @@ class PeerConfig:
             return self.message_text
         return KNOWN_TEXTS.get(code, f"ews_peer: simulated {code}")
 
-    def record(self, entry):
-        if self.record_path is None:
-            return
-        line = json.dumps(entry, ensure_ascii=False) + "\n"
-        with self.lock:
-            with open(self.record_path, "a", encoding="utf-8") as out:
-                out.write(line)
-                out.flush()
 
-
-class BadFraming(Exception):
-    pass
-
-
-class EwsHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class EwsHandler(http_fake.Handler):
     server_version = "Microsoft-IIS/10.0"
-
-    def version_string(self):
-        return self.server_version
+    logger = LOG
 
     def setup(self):
         super().setup()
         self.ntlm_pending = None
         self.ntlm_principal = None
 
-    def log_message(self, fmt, *args):
-        LOG.info("%s %s", self.address_string(), fmt % args)
-
-    def do_POST(self):
-        self.handle_any()
-
-    do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_POST
-
-    def read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            total = 0
-            while True:
-                line = self.rfile.readline(1024)
-                try:
-                    size = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise BadFraming(f"bad chunk size line {line!r}") from None
-                if size == 0:
-                    while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                total += size
-                if total > MAX_BODY:
-                    raise BadFraming("body too large")
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(8)
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return b""
-        if not length.strip().isdigit():
-            raise BadFraming(f"bad Content-Length {length!r}")
-        if int(length) > MAX_BODY:
-            raise BadFraming("body too large")
-        return self.rfile.read(int(length))
-
     def send(self, status, body=b"", headers=(), content_type=None):
-        self.send_response(status)
-        self.send_header("request-id", str(uuid.uuid4()))
-        for name, value in headers:
-            self.send_header(name, value)
-        if content_type:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.respond(status, body, [("request-id", str(uuid.uuid4())), *headers], content_type)
 
     # -- authentication --------------------------------------------------------
 
@@ -1514,7 +1437,7 @@ class EwsHandler(BaseHTTPRequestHandler):
             entry["headers"]["authorization"] = "<bad>"
         try:
             raw = self.read_body()
-        except BadFraming as error:
+        except http_fake.BadFraming as error:
             self.close_connection = True
             self.finish_reject(entry, HttpReject(400, str(error), (), str(error).encode(),
                                                  "text/plain"))
@@ -1591,15 +1514,6 @@ class EwsHandler(BaseHTTPRequestHandler):
         return 200, "NoError", None, response_xml("NoError")
 
 
-class PeerServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address, config):
-        self.config = config
-        super().__init__(address, EwsHandler)
-
-
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
@@ -1608,13 +1522,6 @@ def response_code(text):
     if not re.fullmatch(r"Error[A-Za-z0-9]+", text):
         raise argparse.ArgumentTypeError("must be an EWS ResponseCode such as ErrorAccessDenied")
     return text
-
-
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
 
 
 def parse_args(argv):
@@ -1632,13 +1539,10 @@ def parse_args(argv):
     parser.add_argument("--response-code", type=response_code)
     parser.add_argument("--message-text")
     parser.add_argument("--fault", type=response_code)
-    parser.add_argument("--fault-count", type=non_negative_int, default=0)
-    parser.add_argument("--backoff-ms", type=non_negative_int, default=30000)
+    parser.add_argument("--fault-count", type=peer_common.non_negative_int, default=0)
+    parser.add_argument("--backoff-ms", type=peer_common.non_negative_int, default=30000)
     parser.add_argument("--record")
-    parser.add_argument(
-        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
-    )
-    parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    peer_common.add_standard_flags(parser)
     ns = parser.parse_args(argv)
     if ns.auth in ("basic", "ntlm") and (not ns.user or ns.password is None):
         parser.error(f"--auth {ns.auth} needs --user and --password")
@@ -1651,45 +1555,15 @@ def parse_args(argv):
     return PeerConfig(ns)
 
 
-def watch_stdin(stop):
-    try:
-        while os.read(0, 4096):
-            pass
-    except OSError:
-        pass
-    stop.set()
-
-
 def main(argv=None):
     config = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, config.log_level.upper()),
-        format="%(asctime)s ews_peer[%(process)d] %(levelname)s %(message)s",
+    peer_common.setup_logging("ews_peer", config.log_level)
+    return http_fake.serve(
+        EwsHandler, config, config.port, config.exit_on_stdin_eof,
+        f"auth={config.auth} mailboxes={config.mailbox_list} "
+        f"impersonation={config.impersonation} response_code={config.response_code} "
+        f"fault={config.fault}",
     )
-    try:
-        server = PeerServer((LISTEN_HOST, config.port), config)
-    except OSError as error:
-        LOG.error("cannot start: %s", error)
-        return 1
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    LOG.info("listening on %s:%d auth=%s mailboxes=%s impersonation=%s response_code=%s "
-             "fault=%s", LISTEN_HOST, port, config.auth, config.mailbox_list,
-             config.impersonation, config.response_code, config.fault)
-    sys.stdout.write(f"READY {port}\n")
-    sys.stdout.flush()
-    if config.exit_on_stdin_eof:
-        threading.Thread(target=watch_stdin, args=(stop,), daemon=True).start()
-    while not stop.wait(0.5):
-        pass
-    LOG.info("stopping")
-    server.shutdown()
-    server.server_close()
-    return 0
 
 
 if __name__ == "__main__":

@@ -154,16 +154,15 @@ import json
 import logging
 import os
 import re
-import signal
 import sys
-import threading
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import http_fake  # noqa: E402  (lives next to this file)
+import peer_common  # noqa: E402  (lives next to this file)
 
 LOG = logging.getLogger("graph_peer")
-LISTEN_HOST = "127.0.0.1"
-MAX_BODY = 64 * 1024 * 1024
 
 JSON_TYPE = (
     "application/json; odata.metadata=minimal; odata.streaming=true; "
@@ -226,7 +225,6 @@ OTHER_MESSAGE_PROPERTIES = {
     "multiValueExtendedProperties", "singleValueExtendedProperties", "mentions",
 }
 RECIPIENT_LISTS = ("toRecipients", "ccRecipients", "bccRecipients")
-BAD_ADDRESS_CHARS = set('<>,;"')
 
 
 class GraphError(Exception):
@@ -335,18 +333,6 @@ def check_recipient(value, path):
     if "name" in email:
         expect_type(email["name"], str, f"{path}.emailAddress.name")
     return email["address"]
-
-
-def address_ok(address):
-    if address.count("@") != 1:
-        return False
-    local, domain = address.split("@")
-    if not local or not domain:
-        return False
-    for char in address:
-        if char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F or char in BAD_ADDRESS_CHARS:
-            return False
-    return True
 
 
 def validate_send_mail(payload, mailbox):
@@ -463,7 +449,7 @@ def validate_send_mail(payload, mailbox):
     if counted == 0:
         raise GraphError(400, "ErrorInvalidRecipients", MSG_NO_RECIPIENTS)
     for _path, address in addresses:
-        if not address_ok(address):
+        if not http_fake.address_ok(address):
             raise GraphError(
                 400, "ErrorInvalidRecipients",
                 f"At least one recipient isn't valid., Recipient \"{address}\" isn't "
@@ -482,17 +468,16 @@ def validate_send_mail(payload, mailbox):
 # HTTP
 # ---------------------------------------------------------------------------
 
-class PeerState:
+class PeerState(http_fake.Recorder):
     """Settings plus the mutable counters shared by all connections."""
 
     def __init__(self, ns):
+        super().__init__(ns.record)
         self.token = ns.token
         self.mailboxes = {m.lower() for m in ns.mailbox}
         self.deny = {m.lower() for m in ns.deny}
         self.throttle_left = ns.throttle
         self.fail_status = ns.fail_status
-        self.record_path = ns.record
-        self.lock = threading.Lock()
 
     def take_throttle(self):
         with self.lock:
@@ -500,15 +485,6 @@ class PeerState:
                 self.throttle_left -= 1
                 return True
             return False
-
-    def record(self, entry):
-        if self.record_path is None:
-            return
-        line = json.dumps(entry, ensure_ascii=False) + "\n"
-        with self.lock:
-            with open(self.record_path, "a", encoding="utf-8") as out:
-                out.write(line)
-                out.flush()
 
 
 def fail_status_error(status):
@@ -532,72 +508,20 @@ def fail_status_error(status):
     return GraphError(status, "UnknownError", "", inner=True)
 
 
-class BadRequestLine(Exception):
-    """The request cannot be framed (bad Content-Length or chunking)."""
-
-
-class GraphHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class GraphHandler(http_fake.Handler):
     server_version = "graph-peer"
-
-    def version_string(self):
-        return self.server_version
-
-    def log_message(self, fmt, *args):
-        LOG.info("%s %s", self.address_string(), fmt % args)
-
-    # One method for every verb: routing decides.
-    def do_POST(self):
-        self.handle_any()
-
-    do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_POST
-
-    def read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            total = 0
-            while True:
-                line = self.rfile.readline(1024)
-                try:
-                    size = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise BadRequestLine(f"bad chunk size line {line!r}") from None
-                if size == 0:
-                    while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                total += size
-                if total > MAX_BODY:
-                    raise BadRequestLine("body too large")
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(8)
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return b""
-        if not length.strip().isdigit():
-            raise BadRequestLine(f"bad Content-Length {length!r}")
-        length = int(length)
-        if length > MAX_BODY:
-            raise BadRequestLine("body too large")
-        return self.rfile.read(length)
+    logger = LOG
 
     def send(self, status, body=b"", headers=None, content_type=None, request_id=None):
-        self.send_response(status)
         request_id = request_id or str(uuid.uuid4())
-        self.send_header("request-id", request_id)
-        self.send_header("client-request-id",
-                         self.headers.get("client-request-id") or request_id)
-        self.send_header("x-ms-ags-diagnostic",
-                         '{"ServerInfo":{"DataCenter":"Loopback","Slice":"E",'
-                         '"Ring":"5","ScaleUnit":"000","RoleInstance":"GRAPHPEER"}}')
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if content_type:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        fixed = [
+            ("request-id", request_id),
+            ("client-request-id", self.headers.get("client-request-id") or request_id),
+            ("x-ms-ags-diagnostic",
+             '{"ServerInfo":{"DataCenter":"Loopback","Slice":"E",'
+             '"Ring":"5","ScaleUnit":"000","RoleInstance":"GRAPHPEER"}}'),
+        ]
+        self.respond(status, body, fixed + list((headers or {}).items()), content_type)
         return request_id
 
     def send_error_body(self, error):
@@ -614,7 +538,7 @@ class GraphHandler(BaseHTTPRequestHandler):
         self.send(error.status, body, error.headers, JSON_TYPE, request_id)
 
     def handle_any(self):
-        state = self.server.peer_state
+        state = self.server.config
         raw_path, _, query = self.path.partition("?")
         entry = {
             "method": self.command,
@@ -635,7 +559,7 @@ class GraphHandler(BaseHTTPRequestHandler):
             entry["headers"][lower] = value
         try:
             raw = self.read_body()
-        except BadRequestLine as error:
+        except http_fake.BadFraming as error:
             LOG.warning("cannot frame request: %s", error)
             self.close_connection = True
             entry["status"], entry["code"] = 400, "BadRequest"
@@ -778,31 +702,12 @@ class GraphHandler(BaseHTTPRequestHandler):
                 self.reject_nulls(item, f"{path}[{index}]")
 
 
-class PeerServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address, state):
-        self.peer_state = state
-        super().__init__(address, GraphHandler)
-
-
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
 
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
-
-
 def error_status(text):
-    value = int(text)
-    if not 400 <= value <= 599:
-        raise argparse.ArgumentTypeError("must be between 400 and 599")
-    return value
+    return peer_common.int_between(text, 400, 599)
 
 
 def parse_args(argv):
@@ -811,60 +716,25 @@ def parse_args(argv):
     parser.add_argument("--token", required=True)
     parser.add_argument("--mailbox", action="append", default=[])
     parser.add_argument("--deny", action="append", default=[])
-    parser.add_argument("--throttle", type=non_negative_int, default=0)
+    parser.add_argument("--throttle", type=peer_common.non_negative_int, default=0)
     parser.add_argument("--fail-status", type=error_status)
     parser.add_argument("--record")
-    parser.add_argument(
-        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
-    )
-    parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    peer_common.add_standard_flags(parser)
     ns = parser.parse_args(argv)
     if not ns.token:
         parser.error("--token must not be empty")
     return ns
 
 
-def watch_stdin(stop):
-    try:
-        while os.read(0, 4096):
-            pass
-    except OSError:
-        pass
-    stop.set()
-
-
 def main(argv=None):
     ns = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, ns.log_level.upper()),
-        format="%(asctime)s graph_peer[%(process)d] %(levelname)s %(message)s",
-    )
+    peer_common.setup_logging("graph_peer", ns.log_level)
     state = PeerState(ns)
-    try:
-        server = PeerServer((LISTEN_HOST, ns.port), state)
-    except OSError as error:
-        LOG.error("cannot start: %s", error)
-        return 1
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    port = server.server_address[1]
-    LOG.info("listening on %s:%d mailboxes=%s deny=%s throttle=%d fail_status=%s",
-             LISTEN_HOST, port, sorted(state.mailboxes), sorted(state.deny),
-             ns.throttle, ns.fail_status)
-    sys.stdout.write(f"READY {port}\n")
-    sys.stdout.flush()
-    if ns.exit_on_stdin_eof:
-        threading.Thread(target=watch_stdin, args=(stop,), daemon=True).start()
-    while not stop.wait(0.5):
-        pass
-    LOG.info("stopping")
-    server.shutdown()
-    server.server_close()
-    return 0
+    return http_fake.serve(
+        GraphHandler, state, ns.port, ns.exit_on_stdin_eof,
+        f"mailboxes={sorted(state.mailboxes)} deny={sorted(state.deny)} "
+        f"throttle={ns.throttle} fail_status={ns.fail_status}",
+    )
 
 
 if __name__ == "__main__":

@@ -162,8 +162,13 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+if sys.argv[1:2] != ["deliver"]:
+    # Server mode.  Postfix runs a lone copy of this file for each delivery
+    # (see deliver()), and that needs the standard library only.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import peer_common  # lives next to this file
 
 LOG = logging.getLogger("postfix_peer")
 
@@ -242,18 +247,8 @@ def deliver(argv):
 # Server mode.
 
 
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
-
-
 def port_number(text):
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be between 0 and 65535")
-    return value
+    return peer_common.int_between(text, 0, 65535)
 
 
 def parse_args(argv):
@@ -266,11 +261,8 @@ def parse_args(argv):
     parser.add_argument("--key", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
-    parser.add_argument("--max-size", type=positive_int)
-    parser.add_argument(
-        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
-    )
-    parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    parser.add_argument("--max-size", type=peer_common.positive_int)
+    peer_common.add_standard_flags(parser)
     ns = parser.parse_args(argv)
     if "\n" in ns.password or "\0" in ns.password:
         parser.error("--password must not hold a newline or NUL")
@@ -759,20 +751,8 @@ class Instance:
         return "".join(lines)
 
 
-def watch_stdin(stop):
-    """Thread body: set `stop` once stdin reaches end of file."""
-    try:
-        while os.read(0, 4096):
-            pass
-    except OSError:
-        pass
-    stop.set()
-
-
 def serve(ns):
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = peer_common.stop_event()
 
     instance = Instance(ns)
     started = time.monotonic()
@@ -788,11 +768,10 @@ def serve(ns):
         LISTEN_HOST, port, time.monotonic() - started, ns.dir, ns.user,
         ns.max_size or "default",
     )
-    sys.stdout.write(f"READY {port}\n")
-    sys.stdout.flush()
+    peer_common.announce_ready(port)
 
     if ns.exit_on_stdin_eof:
-        threading.Thread(target=watch_stdin, args=(stop,), daemon=True).start()
+        peer_common.on_stdin_eof(stop.set)
 
     status = 0
     while not stop.wait(0.2):
@@ -817,11 +796,7 @@ def main(argv=None):
             sys.stderr.write(f"postfix_peer deliver: {error}\n")
             return 75
     ns = parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, ns.log_level.upper()),
-        format="%(asctime)s postfix_peer[%(process)d] %(levelname)s %(message)s",
-    )
+    peer_common.setup_logging("postfix_peer", ns.log_level)
     return serve(ns)
 
 

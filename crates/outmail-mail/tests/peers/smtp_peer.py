@@ -159,10 +159,8 @@ import collections
 import json
 import logging
 import os
-import signal
 import ssl
 import sys
-import threading
 import warnings
 
 from aiosmtpd import __version__ as AIOSMTPD_VERSION
@@ -170,6 +168,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ntlm_server  # noqa: E402  (lives next to this file)
+import peer_common  # noqa: E402  (lives next to this file)
 
 LOG = logging.getLogger("smtp_peer")
 
@@ -463,13 +462,6 @@ def parse_mechanisms(text):
     return sorted(set(names))
 
 
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         description="SMTP server peer for outmail-mail integration tests."
@@ -486,12 +478,9 @@ def parse_args(argv):
     parser.add_argument("--require-auth", action="store_true")
     parser.add_argument("--smtputf8", choices=("on", "off"), default="on")
     parser.add_argument("--spool")
-    parser.add_argument("--max-size", type=positive_int)
+    parser.add_argument("--max-size", type=peer_common.positive_int)
     parser.add_argument("--reject-rcpt-domain")
-    parser.add_argument(
-        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
-    )
-    parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    peer_common.add_standard_flags(parser)
     ns = parser.parse_args(argv)
 
     if ns.tls != "none" and not (ns.cert and ns.key):
@@ -517,20 +506,10 @@ def make_tls_context(config):
     return context
 
 
-def watch_stdin(loop, stop):
-    """Thread body: set `stop` once stdin reaches end of file."""
-    try:
-        while os.read(0, 4096):
-            pass
-    except OSError:
-        pass
-    loop.call_soon_threadsafe(stop.set)
-
-
 async def serve(config):
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in peer_common.STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
 
     tls_context = make_tls_context(config) if config.tls != "none" else None
@@ -572,11 +551,10 @@ async def serve(config):
         LISTEN_HOST, port, config.tls, ",".join(config.mechanisms) or "-",
         "on" if config.smtputf8 else "off", config.max_size, config.spool,
     )
-    sys.stdout.write(f"READY {port}\n")
-    sys.stdout.flush()
+    peer_common.announce_ready(port)
 
     if config.exit_on_stdin_eof:
-        threading.Thread(target=watch_stdin, args=(loop, stop), daemon=True).start()
+        peer_common.on_stdin_eof(lambda: loop.call_soon_threadsafe(stop.set))
 
     await stop.wait()
     LOG.info("stopping")
@@ -586,11 +564,7 @@ async def serve(config):
 
 def main(argv=None):
     config = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, config.log_level),
-        format="%(asctime)s smtp_peer[%(process)d] %(name)s %(levelname)s %(message)s",
-    )
+    peer_common.setup_logging("smtp_peer", config.log_level, logger_names=True)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropNoise())
     warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")

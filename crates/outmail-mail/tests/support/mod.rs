@@ -199,36 +199,36 @@ impl SmtpPeer {
                 "start /usr/bin/python3 with aiosmtpd (Debian python3-aiosmtpd; scripts/setup.sh \
                  installs it)",
             );
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read READY");
-        let port = line
-            .strip_prefix("READY ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("the SMTP peer did not start: {line:?}"));
+        let port = ready_port(&mut child, "the SMTP peer did not start");
         Self { child, port, spool }
     }
 
     /// Every accepted message, in arrival order.
     pub fn messages(&self) -> Vec<serde_json::Value> {
-        let mut files: Vec<_> = std::fs::read_dir(self.spool.path())
-            .expect("spool")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        files.sort_by_key(|p| {
-            p.file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(0)
-        });
-        files
-            .iter()
-            .map(|p| serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json"))
-            .collect()
+        numbered_json_files(self.spool.path())
     }
+}
+
+/// The `<n>.json` files a peer writes into `dir` (one per message), parsed, in the order of
+/// `n`; none when `dir` does not exist yet.
+fn numbered_json_files(dir: &Path) -> Vec<serde_json::Value> {
+    let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .map(|p| {
+                    let n = p.file_stem().and_then(|s| s.to_str()?.parse().ok());
+                    (n.unwrap_or(0), p)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|(_, p)| serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json"))
+        .collect()
 }
 
 impl Drop for SmtpPeer {
@@ -236,6 +236,19 @@ impl Drop for SmtpPeer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Reads the one `READY <port>` line a peer prints once it listens; panics with `failure`
+/// (and what the peer printed instead) when it does not.
+fn ready_port(child: &mut Child, failure: impl std::fmt::Display) -> u16 {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read READY");
+    line.strip_prefix("READY ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{failure}: {line:?}"))
 }
 
 /// The path as a `&str` for a command line.
@@ -376,15 +389,7 @@ impl ScriptPeer {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("start {program} {}: {e}", script.display()));
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read READY");
-        let port = line
-            .strip_prefix("READY ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{} did not start: {line:?}", script.display()));
+        let port = ready_port(&mut child, format!("{} did not start", script.display()));
         Self { child, port, dir }
     }
 
@@ -523,15 +528,7 @@ impl PostfixPeer {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the Postfix peer (Debian postfix, libsasl2-modules, sasl2-bin)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read READY");
-        let port = line
-            .strip_prefix("READY ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("Postfix did not start (it must run as root): {line:?}"));
+        let port = ready_port(&mut child, "Postfix did not start (it must run as root)");
         Self { child, port, dir }
     }
 
@@ -539,27 +536,9 @@ impl PostfixPeer {
     pub fn delivered(&self, count: usize) -> Vec<serde_json::Value> {
         let mail = self.dir.path().join("mail");
         for _ in 0..200 {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&mail)
-                .map(|entries| {
-                    entries
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if files.len() >= count {
-                files.sort_by_key(|p| {
-                    p.file_stem()
-                        .and_then(|s| s.to_str())
-                        .and_then(|s| s.parse::<u64>().ok())
-                        .unwrap_or(0)
-                });
-                return files
-                    .iter()
-                    .map(|p| {
-                        serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json")
-                    })
-                    .collect();
+            let delivered = numbered_json_files(&mail);
+            if delivered.len() >= count {
+                return delivered;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
