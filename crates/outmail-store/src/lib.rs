@@ -19,6 +19,7 @@ use tokio::sync::RwLock;
 
 mod error;
 mod global;
+mod outbox;
 mod profiles;
 mod records;
 mod routing;
@@ -26,6 +27,10 @@ pub mod seal;
 mod tenants;
 
 pub use error::StoreError;
+pub use outbox::{
+    AttemptOutcome, Enqueued, FAILED, MessageQuery, MessageRow, NewMessage, QUEUED, SENT,
+    SUPPRESSED,
+};
 pub use records::{
     GlobalRow, MAX_PER_PAGE, Page, ProfileQuery, ProfileRow, ProfileWrite, Rotation,
     RoutingRuleRow, RoutingRuleWrite, SecretChange, SecretStatus, SecretWrite, TenantRow,

@@ -2,6 +2,9 @@
 //! database on the server named by `OUTMAIL_TEST_POSTGRES_URL`), plus raw SQL access for checks
 //! the public API deliberately cannot make.
 
+// Shared by several test crates, each of which uses only part of it.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 
 use outmail_store::{Keyring, Store, StoreOptions};

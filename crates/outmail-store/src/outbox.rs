@@ -1,0 +1,300 @@
+//! The durable outbox: messages accepted in one transaction (with their send-frequency claims
+//! and idempotency key), claimed by workers under a lease, and finished as sent, retried or
+//! failed. The store keeps the message as an opaque document; the server decides what it means.
+
+use crate::error::constraint;
+use crate::{Backend, Store, StoreError, in_write_tx, new_id, now_ms, with_pool};
+
+/// Waiting for (another) attempt.
+pub const QUEUED: &str = "queued";
+pub const SENT: &str = "sent";
+/// Refused for good, or out of attempts.
+pub const FAILED: &str = "failed";
+/// Every recipient was left out by the send frequency.
+pub const SUPPRESSED: &str = "suppressed";
+
+macro_rules! message_columns {
+    () => {
+        "id, tenant_id, profile_id, document, status, attempts, next_attempt_at, lease_owner, \
+         lease_until, server_used, last_error, suppressed_recipients, idempotency_key, \
+         created_at, updated_at"
+    };
+}
+
+/// A message as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: String,
+    pub tenant_id: Option<String>,
+    pub profile_id: String,
+    pub document: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub server_used: Option<String>,
+    pub last_error: Option<String>,
+    /// A JSON array of the recipients the send frequency left out.
+    pub suppressed_recipients: String,
+    pub idempotency_key: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A message to accept.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub tenant_id: Option<String>,
+    pub profile_id: String,
+    pub document: String,
+    pub idempotency_key: Option<String>,
+    /// Every recipient (To, Cc, Bcc), lowercased, for the send-frequency claims.
+    pub recipients: Vec<String>,
+    /// What makes two messages "the same alert" (a dedupe key, or template and subject).
+    pub dedupe_key: String,
+    /// The profile's send frequency; 0 turns suppression off.
+    pub window_ms: i64,
+}
+
+/// What accepting a message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Stored; `suppressed` lists the recipients left out (all of them: status `suppressed`).
+    New {
+        row: MessageRow,
+        suppressed: Vec<String>,
+    },
+    /// The idempotency key was used before: the earlier message, unchanged.
+    Replayed(MessageRow),
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Sent {
+        server: String,
+    },
+    /// Try again at `at` (unix ms).
+    Retry {
+        at: i64,
+        server: String,
+        error: String,
+    },
+    Failed {
+        server: String,
+        error: String,
+    },
+}
+
+/// Filters for the delivery log.
+#[derive(Debug, Clone, Default)]
+pub struct MessageQuery {
+    pub status: Option<String>,
+    pub tenant_id: Option<String>,
+    /// Only messages created before this (unix ms), for paging back in time.
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Accepts a message: its send-frequency claims and the row in one transaction. A recipient
+    /// whose claim for this profile and alert is still live is left out; with an idempotency key
+    /// seen before, the earlier message comes back instead.
+    pub async fn enqueue_message(&self, message: &NewMessage) -> Result<Enqueued, StoreError> {
+        let now = now_ms();
+        let id = new_id();
+        let outcome = in_write_tx!(self, tx => {
+            let earlier = match &message.idempotency_key {
+                Some(key) => {
+                    sqlx::query_as::<_, MessageRow>(concat!(
+                        "SELECT ",
+                        message_columns!(),
+                        " FROM messages WHERE idempotency_key = $1"
+                    ))
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                }
+                None => None,
+            };
+            match earlier {
+                Some(row) => Enqueued::Replayed(row),
+                None => {
+                    let mut suppressed = Vec::new();
+                    if message.window_ms > 0 {
+                        for recipient in &message.recipients {
+                            // Takes the claim when there is none, or when the old one expired;
+                            // a live claim makes the upsert a no-op (0 rows).
+                            let taken = sqlx::query(
+                                "INSERT INTO send_claims \
+                                 (profile_id, recipient, dedupe_key, message_id, expires_at) \
+                                 VALUES ($1, $2, $3, $4, $5) \
+                                 ON CONFLICT (profile_id, recipient, dedupe_key) DO UPDATE \
+                                 SET message_id = excluded.message_id, \
+                                     expires_at = excluded.expires_at \
+                                 WHERE send_claims.expires_at <= $6",
+                            )
+                            .bind(&message.profile_id)
+                            .bind(recipient)
+                            .bind(&message.dedupe_key)
+                            .bind(&id)
+                            .bind(now + message.window_ms)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                            if taken == 0 {
+                                suppressed.push(recipient.clone());
+                            }
+                        }
+                    }
+                    let status = if !message.recipients.is_empty()
+                        && suppressed.len() == message.recipients.len()
+                    {
+                        SUPPRESSED
+                    } else {
+                        QUEUED
+                    };
+                    let suppressed_json =
+                        serde_json::to_string(&suppressed).unwrap_or_else(|_| "[]".to_owned());
+                    let row = sqlx::query_as::<_, MessageRow>(concat!(
+                        "INSERT INTO messages (id, tenant_id, profile_id, document, status, \
+                         next_attempt_at, suppressed_recipients, idempotency_key, created_at, \
+                         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6) RETURNING ",
+                        message_columns!()
+                    ))
+                    .bind(&id)
+                    .bind(&message.tenant_id)
+                    .bind(&message.profile_id)
+                    .bind(&message.document)
+                    .bind(status)
+                    .bind(now)
+                    .bind(&suppressed_json)
+                    .bind(&message.idempotency_key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(constraint("idempotency_key", "message"))?;
+                    Enqueued::New { row, suppressed }
+                }
+            }
+        });
+        Ok(outcome)
+    }
+
+    /// Leases up to `limit` due messages to `owner` until `now + lease_ms`: queued ones whose
+    /// time has come and whose lease (if any) has run out, so a crashed worker's messages come
+    /// back. PostgreSQL skips rows another worker is claiming (`FOR UPDATE SKIP LOCKED`); SQLite
+    /// serialises writers, so its short immediate transaction is enough.
+    pub async fn claim_due_messages(
+        &self,
+        owner: &str,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let now = now_ms();
+        let rows = match &self.inner.backend {
+            Backend::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let rows = sqlx::query_as::<_, MessageRow>(concat!(
+                    "UPDATE messages SET lease_owner = $1, lease_until = $2 \
+                     WHERE id IN (SELECT id FROM messages WHERE status = 'queued' \
+                     AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+                     ORDER BY next_attempt_at LIMIT $4) RETURNING ",
+                    message_columns!()
+                ))
+                .bind(owner)
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                rows
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query_as::<_, MessageRow>(concat!(
+                    "UPDATE messages SET lease_owner = $1, lease_until = $2 \
+                     WHERE id IN (SELECT id FROM messages WHERE status = 'queued' \
+                     AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+                     ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING ",
+                    message_columns!()
+                ))
+                .bind(owner)
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        Ok(rows)
+    }
+
+    /// Records an attempt's outcome, if `owner` still holds the lease; returns whether it did
+    /// (a worker whose lease ran out must not overwrite the one that took over).
+    pub async fn finish_attempt(
+        &self,
+        id: &str,
+        owner: &str,
+        outcome: &AttemptOutcome,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let (status, next, server, error) = match outcome {
+            AttemptOutcome::Sent { server } => (SENT, now, server, None),
+            AttemptOutcome::Retry { at, server, error } => (QUEUED, *at, server, Some(error)),
+            AttemptOutcome::Failed { server, error } => (FAILED, now, server, Some(error)),
+        };
+        let updated = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE messages SET status = $3, attempts = attempts + 1, next_attempt_at = $4, \
+                 server_used = $5, last_error = $6, lease_owner = NULL, lease_until = NULL, \
+                 updated_at = $7 WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(status)
+            .bind(next)
+            .bind(server)
+            .bind(error)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(updated == 1)
+    }
+
+    pub async fn get_message(&self, id: &str) -> Result<MessageRow, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_as::<_, MessageRow>(concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or(StoreError::NotFound)
+        })
+    }
+
+    /// The delivery log, newest first.
+    pub async fn list_messages(&self, query: &MessageQuery) -> Result<Vec<MessageRow>, StoreError> {
+        with_pool!(self, pool => {
+            Ok(sqlx::query_as::<_, MessageRow>(concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages WHERE ($1 IS NULL OR status = $1) \
+                 AND ($2 IS NULL OR tenant_id = $2) AND ($3 IS NULL OR created_at < $3) \
+                 ORDER BY created_at DESC, id DESC LIMIT $4"
+            ))
+            .bind(&query.status)
+            .bind(&query.tenant_id)
+            .bind(query.before)
+            .bind(query.limit.clamp(1, 500))
+            .fetch_all(pool)
+            .await?)
+        })
+    }
+}
