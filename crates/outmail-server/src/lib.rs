@@ -8,6 +8,7 @@ pub mod mail;
 pub mod serve;
 pub mod site;
 pub mod state;
+pub mod worker;
 
 pub use serve::{Server, router};
 pub use state::AppState;

@@ -20,6 +20,8 @@ const MAX_PENDING_CONSENTS: usize = 256;
 pub struct MailRuntime {
     pub tokens: Arc<TokenCache>,
     consents: Mutex<HashMap<String, PendingConsent>>,
+    /// Wakes this process's delivery worker when a message is queued.
+    new_mail: tokio::sync::Notify,
 }
 
 /// A consent started for a profile: what the callback needs to finish it.
@@ -51,6 +53,16 @@ impl MailRuntime {
             sink,
             fresh: false,
         }
+    }
+
+    /// Tells the delivery worker that a message is waiting.
+    pub fn wake_workers(&self) {
+        self.new_mail.notify_one();
+    }
+
+    /// Resolves when [`MailRuntime::wake_workers`] was called.
+    pub async fn workers_wanted(&self) {
+        self.new_mail.notified().await;
     }
 
     /// Remembers a started consent under its `state`.

@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
 pub struct Server {
     listener: TcpListener,
     router: Router,
+    state: AppState,
 }
 
 impl Server {
@@ -55,7 +56,8 @@ impl Server {
         };
         Ok(Self {
             listener,
-            router: router(state),
+            router: router(state.clone()),
+            state,
         })
     }
 
@@ -71,9 +73,14 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        // The delivery worker stops with the process; a message it was sending keeps its lease
+        // until the lease runs out, then the next start (or another replica) sends it.
+        let worker = crate::worker::spawn(self.state);
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        worker.abort();
+        served
     }
 }
 

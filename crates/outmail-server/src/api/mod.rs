@@ -17,6 +17,7 @@ pub mod error;
 pub mod etag;
 pub mod extract;
 pub mod json;
+pub mod messages;
 pub mod profiles;
 pub mod references;
 pub mod respond;
@@ -60,6 +61,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(test_send::saved))
         .routes(routes!(test_send::draft))
         .routes(routes!(consent::start))
+        .routes(routes!(messages::send, messages::list))
+        .routes(routes!(messages::get))
         .routes(routes!(settings::get, settings::update))
         .routes(routes!(tenants::list, tenants::create))
         .routes(routes!(tenants::get, tenants::update, tenants::delete))

@@ -6,6 +6,7 @@ mod support;
 
 mod consent;
 mod inputs;
+mod messages;
 mod openapi;
 mod profiles;
 mod settings;

@@ -7,7 +7,7 @@ use crate::support::TestApp;
 
 /// Every operation the API has. A route added without documentation, or documentation for a
 /// route that is gone, makes this list disagree with the document.
-const OPERATIONS: [(&str, &str); 24] = [
+const OPERATIONS: [(&str, &str); 27] = [
     ("get", "/health"),
     ("get", "/profiles"),
     ("post", "/profiles"),
@@ -18,6 +18,9 @@ const OPERATIONS: [(&str, &str); 24] = [
     ("post", "/profiles/{id}/test"),
     ("post", "/profiles/test"),
     ("post", "/profiles/{id}/oauth/consent"),
+    ("post", "/messages"),
+    ("get", "/messages"),
+    ("get", "/messages/{id}"),
     ("get", "/settings"),
     ("put", "/settings"),
     ("get", "/tenants"),

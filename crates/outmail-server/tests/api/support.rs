@@ -87,6 +87,7 @@ impl Answer {
 
 pub struct TestApp {
     router: Router,
+    state: AppState,
     pub store: Store,
     pub data_dir: tempfile::TempDir,
     pg_database: Option<(String, String)>,
@@ -145,12 +146,19 @@ impl TestApp {
             mail: Default::default(),
         };
         Self {
-            router: router(state),
+            router: router(state.clone()),
+            state,
             store,
             data_dir,
             pg_database: pg,
             bodies: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Starts this app's delivery worker (the server starts one with `serve`); it stops when
+    /// the returned handle is dropped.
+    pub fn start_worker(&self) -> WorkerGuard {
+        WorkerGuard(outmail_server::worker::spawn(self.state.clone()))
     }
 
     /// Sends a request with an optional JSON body and extra headers.
@@ -303,4 +311,13 @@ pub fn graph_draft(name: &str) -> Value {
         },
         "sender": {"address": "reports@contoso.com"}
     })
+}
+
+/// Stops a test's delivery worker when dropped.
+pub struct WorkerGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

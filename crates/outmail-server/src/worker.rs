@@ -1,0 +1,249 @@
+//! Delivery workers: claim due messages from the outbox under a lease, send each through its
+//! profile, and record the outcome: sent, retried later (4xx and transient faults, capped
+//! exponential backoff with jitter, the server's Retry-After honoured) or failed for good.
+//!
+//! A worker that dies leaves its lease to run out; the message is then claimed again, by this
+//! process after a restart or by another replica.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use outmail_mail::{Letter, MailError, Secrets, Timeouts, Trace, Transport};
+use outmail_store::{AttemptOutcome, MessageRow};
+use outmail_types::{ProfileSpec, SecretSlot};
+use tokio::sync::Semaphore;
+
+use crate::api::messages::QueuedLetter;
+use crate::state::AppState;
+
+/// How long a claimed message is ours: longer than the slowest attempt (the default timeouts
+/// allow about three minutes for a large message).
+const LEASE_MS: i64 = 10 * 60 * 1000;
+/// Messages claimed at once, and sent at once.
+const BATCH: i64 = 16;
+const CONCURRENCY: usize = 8;
+/// After this many attempts a transient fault is final.
+const MAX_ATTEMPTS: i64 = 8;
+/// The first retry comes after this; each next one after twice as long, at most an hour.
+const FIRST_RETRY: Duration = Duration::from_secs(30);
+const LONGEST_RETRY: Duration = Duration::from_secs(60 * 60);
+/// How often an idle worker looks for due messages (a new message wakes it at once).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Starts the delivery loop of this process.
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(state))
+}
+
+async fn run(state: AppState) {
+    let owner = format!("worker-{}", uuid::Uuid::new_v4());
+    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    loop {
+        let claimed = match state
+            .store
+            .claim_due_messages(&owner, LEASE_MS, BATCH)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "claiming due messages failed");
+                Vec::new()
+            }
+        };
+        if claimed.is_empty() {
+            // Woken by a new message, or looking again after a while (retries fall due).
+            let _ = tokio::time::timeout(IDLE_POLL, state.mail.workers_wanted()).await;
+            continue;
+        }
+        for row in claimed {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let state = state.clone();
+            let owner = owner.clone();
+            tokio::spawn(async move {
+                let outcome = attempt(&state, &row).await;
+                match state.store.finish_attempt(&row.id, &owner, &outcome).await {
+                    Ok(true) => log(&row, &outcome),
+                    Ok(false) => tracing::warn!(
+                        message = %row.id,
+                        "the lease ran out before the attempt ended; another worker owns it now"
+                    ),
+                    Err(error) => {
+                        tracing::error!(%error, message = %row.id, "recording an attempt failed")
+                    }
+                }
+                drop(permit);
+            });
+        }
+    }
+}
+
+fn log(row: &MessageRow, outcome: &AttemptOutcome) {
+    match outcome {
+        AttemptOutcome::Sent { server } => {
+            tracing::info!(message = %row.id, %server, "sent");
+        }
+        AttemptOutcome::Retry { error, .. } => {
+            tracing::info!(message = %row.id, %error, attempt = row.attempts + 1, "will retry");
+        }
+        AttemptOutcome::Failed { error, .. } => {
+            tracing::warn!(message = %row.id, %error, "failed for good");
+        }
+    }
+}
+
+/// One attempt at one message.
+async fn attempt(state: &AppState, row: &MessageRow) -> AttemptOutcome {
+    let failed = |server: &str, error: String| AttemptOutcome::Failed {
+        server: server.to_owned(),
+        error,
+    };
+    let queued: QueuedLetter = match serde_json::from_str(&row.document) {
+        Ok(letter) => letter,
+        Err(error) => return failed("", format!("the queued message cannot be read: {error}")),
+    };
+    let profile = match state.store.get_profile(&row.profile_id).await {
+        Ok(profile) => profile,
+        Err(outmail_store::StoreError::NotFound) => {
+            return failed("", format!("profile {} was deleted", row.profile_id));
+        }
+        Err(error) => {
+            return retry(
+                row,
+                "",
+                &format!("the profile could not be read: {error}"),
+                None,
+            );
+        }
+    };
+    let server = profile.target.clone();
+    let spec: ProfileSpec = match serde_json::from_str(&profile.document) {
+        Ok(spec) => spec,
+        Err(error) => return failed(&server, format!("the profile cannot be read: {error}")),
+    };
+    let secrets = match open_secrets(state, &row.profile_id, &spec).await {
+        Ok(secrets) => secrets,
+        Err(error) => return retry(row, &server, &error, None),
+    };
+    let suppressed: Vec<String> =
+        serde_json::from_str(&row.suppressed_recipients).unwrap_or_default();
+    let keep = |list: Vec<outmail_types::Mailbox>| -> Vec<outmail_types::Mailbox> {
+        list.into_iter()
+            .filter(|m| !suppressed.contains(&m.address().to_string().to_lowercase()))
+            .collect()
+    };
+    let letter = Letter {
+        from: queued.from,
+        reply_to: queued.reply_to,
+        to: keep(queued.to),
+        cc: keep(queued.cc),
+        bcc: keep(queued.bcc),
+        subject: queued.subject,
+        text: queued.text,
+        html: queued.html,
+        headers: queued.headers,
+        message_id: queued.message_id,
+    };
+    let oauth = state
+        .mail
+        .oauth_for(&state.store, Some(&row.profile_id), &spec);
+    let transport = Transport::new(spec, secrets, Timeouts::default()).with_oauth(oauth);
+    let mut trace = Trace::new();
+    match transport.send(&mut trace, &letter, false).await {
+        Ok(receipt) => AttemptOutcome::Sent {
+            server: match receipt {
+                Some(receipt) => format!("{server}: {}", receipt.reply),
+                None => server,
+            },
+        },
+        Err(error) => judge(row, &server, &error),
+    }
+}
+
+/// What a failed attempt means: try again (transient, attempts left), or stop. A message whose
+/// final dot went out without an answer may have been delivered: sending it again would risk
+/// a duplicate, so it stops as "unknown".
+fn judge(row: &MessageRow, server: &str, error: &MailError) -> AttemptOutcome {
+    let words = error.to_string();
+    if error.delivery_unknown {
+        return AttemptOutcome::Failed {
+            server: server.to_owned(),
+            error: format!("delivery unknown (not sent again to avoid a duplicate): {words}"),
+        };
+    }
+    if error.is_transient() && row.attempts + 1 < MAX_ATTEMPTS {
+        return retry(row, server, &words, error.retry_after);
+    }
+    AttemptOutcome::Failed {
+        server: server.to_owned(),
+        error: words,
+    }
+}
+
+fn retry(
+    row: &MessageRow,
+    server: &str,
+    error: &str,
+    at_least: Option<Duration>,
+) -> AttemptOutcome {
+    let delay = backoff(row.attempts).max(at_least.unwrap_or_default());
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX);
+    AttemptOutcome::Retry {
+        at: now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+        server: server.to_owned(),
+        error: error.to_owned(),
+    }
+}
+
+/// `FIRST_RETRY · 2^attempts`, at most `LONGEST_RETRY`, less up to a fifth at random so that
+/// many messages refused together do not come back together.
+fn backoff(attempts: i64) -> Duration {
+    let exponent = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
+    let full = FIRST_RETRY
+        .saturating_mul(2u32.saturating_pow(exponent))
+        .min(LONGEST_RETRY);
+    let jitter = f64::from(uuid::Uuid::new_v4().as_u128() as u16) / f64::from(u16::MAX) * 0.2;
+    full.mul_f64(1.0 - jitter)
+}
+
+async fn open_secrets(state: &AppState, id: &str, spec: &ProfileSpec) -> Result<Secrets, String> {
+    use outmail_store::ExposeSecret as _;
+    let mut secrets = Secrets::new();
+    for requirement in spec.secret_requirements() {
+        let slot: SecretSlot = requirement.slot;
+        match state.store.open_secret(id, slot.path()).await {
+            Ok(Some(value)) => {
+                secrets.insert(
+                    slot,
+                    outmail_types::SecretString::new(value.expose_secret()),
+                );
+            }
+            Ok(None) => {}
+            Err(error) => return Err(format!("{slot} could not be opened: {error}")),
+        }
+    }
+    Ok(secrets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour_with_at_most_a_fifth_less() {
+        for (attempts, full) in [(0, 30), (1, 60), (2, 120), (6, 1920), (7, 3600), (12, 3600)] {
+            let delay = backoff(attempts).as_secs_f64();
+            assert!(
+                delay <= f64::from(full) && delay >= f64::from(full) * 0.8,
+                "{attempts}: {delay}"
+            );
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The sending API end to end: resolution of the profile (global default, a tenant's own,
+//! sending switched off), the durable outbox and its worker delivering to the aiosmtpd peer,
+//! the send frequency, idempotency keys, and refused input.
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::mail_peers::SmtpPeer;
+use crate::on_both_backends;
+use crate::support::{Answer, TestApp};
+
+const SETTINGS: &str = "/api/v1/settings";
+
+fn peer_profile(name: &str, port: u16) -> Value {
+    json!({
+        "name": name,
+        "transport": {"kind": "smtp", "host": "127.0.0.1", "port": port, "security": "none",
+                      "auth": {"kind": "none"}},
+        "sender": {"address": "\"Alerts\" <alerts@example.com>", "reply_to": "help@example.com"},
+        "signature": "The operations team",
+        "send_frequency": 300,
+        "utf8_headers": false
+    })
+}
+
+/// A profile for `peer`, made the global default.
+async fn global_profile(app: &TestApp, peer: &SmtpPeer) -> String {
+    let created = app.create_profile(&peer_profile("Global", peer.port)).await;
+    let id = created.json["id"].as_str().expect("id").to_owned();
+    let saved = app
+        .put(
+            SETTINGS,
+            "\"0\"",
+            &json!({"sending_enabled": true, "tenant_support_allowed": false,
+                    "attach_system_info": false, "default_profile_id": id}),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    id
+}
+
+async fn send(app: &TestApp, body: &Value) -> Answer {
+    app.post("/api/v1/messages", body).await
+}
+
+/// Polls the message until it leaves `queued` (the worker runs beside the test).
+async fn settled(app: &TestApp, id: &str) -> Value {
+    for _ in 0..200 {
+        let answer = app.get(&format!("/api/v1/messages/{id}")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        if answer.json["status"] != "queued" {
+            return answer.json;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("message {id} is still queued after 10 s");
+}
+
+fn alert(to: &str) -> Value {
+    json!({"to": [to], "subject": "Disk almost full", "text": "90% used on /var",
+           "headers": {"X-Alert-Id": "disk-1"}})
+}
+
+async fn a_message_is_queued_then_delivered_through_the_global_profile(app: &TestApp) {
+    let peer = SmtpPeer::start(&[]);
+    let profile = global_profile(app, &peer).await;
+    let _worker = app.start_worker();
+    let accepted = send(app, &alert("ops@example.net")).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.text);
+    assert_eq!(accepted.json["status"], "queued");
+    assert_eq!(accepted.json["profile_id"], profile.as_str());
+    let id = accepted.json["id"].as_str().unwrap();
+    let message = settled(app, id).await;
+    assert_eq!(message["status"], "sent", "{message}");
+    assert_eq!(message["attempts"], 1);
+    assert!(
+        message["server_used"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1"),
+        "{message}"
+    );
+    let delivered = peer.messages();
+    assert_eq!(delivered.len(), 1);
+    let data = delivered[0]["data"].as_str().unwrap();
+    assert!(data.contains("Subject: Disk almost full"), "{data}");
+    assert!(data.contains("Reply-To: help@example.com"), "{data}");
+    assert!(data.contains("X-Alert-Id: disk-1"), "{data}");
+    assert!(data.contains("-- \r\nThe operations team"), "{data}");
+    let log = app.get("/api/v1/messages?status=sent").await;
+    assert_eq!(log.json.as_array().unwrap().len(), 1, "{}", log.text);
+}
+
+async fn the_same_alert_within_the_window_is_suppressed_and_logged(app: &TestApp) {
+    let peer = SmtpPeer::start(&[]);
+    global_profile(app, &peer).await;
+    let _worker = app.start_worker();
+    let first = send(app, &alert("ops@example.net")).await;
+    let second = send(app, &alert("OPS@example.net")).await;
+    assert_eq!(second.status, StatusCode::ACCEPTED);
+    assert_eq!(second.json["status"], "suppressed", "{}", second.text);
+    assert_eq!(second.json["suppressed"], json!(["ops@example.net"]));
+    // Another alert to the same recipient goes.
+    let other = send(
+        app,
+        &json!({"to": ["ops@example.net"], "subject": "CPU hot", "text": "95%"}),
+    )
+    .await;
+    assert_eq!(other.json["status"], "queued");
+    settled(app, first.json["id"].as_str().unwrap()).await;
+    settled(app, other.json["id"].as_str().unwrap()).await;
+    assert_eq!(peer.messages().len(), 2);
+    let log = app.get("/api/v1/messages?status=suppressed").await;
+    assert_eq!(
+        log.json[0]["suppressed_recipients"],
+        json!(["ops@example.net"])
+    );
+}
+
+async fn an_idempotency_key_returns_the_first_message(app: &TestApp) {
+    let peer = SmtpPeer::start(&[]);
+    global_profile(app, &peer).await;
+    let body = json!({"to": ["ops@example.net"], "subject": "Invoice 42", "text": "attached"});
+    let key = [("idempotency-key", "invoice-42")];
+    let first = app
+        .call(Method::POST, "/api/v1/messages", Some(&body), &key)
+        .await;
+    let again = app
+        .call(Method::POST, "/api/v1/messages", Some(&body), &key)
+        .await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    assert_eq!(again.json["id"], first.json["id"]);
+    let log = app.get("/api/v1/messages").await;
+    assert_eq!(log.json.as_array().unwrap().len(), 1);
+}
+
+async fn sending_switched_off_is_a_409_and_nothing_is_stored(app: &TestApp) {
+    let answer = send(app, &alert("ops@example.net")).await;
+    assert_eq!(answer.status, StatusCode::CONFLICT, "{}", answer.text);
+    app.put(
+        SETTINGS,
+        "\"0\"",
+        &json!({"sending_enabled": false, "tenant_support_allowed": false, "attach_system_info": false}),
+    )
+    .await;
+    let answer = send(app, &alert("ops@example.net")).await;
+    assert_eq!(answer.status, StatusCode::CONFLICT);
+    assert_eq!(
+        answer.field_codes("sending_enabled"),
+        ["sending_disabled"],
+        "{}",
+        answer.text
+    );
+    assert!(
+        app.get("/api/v1/messages")
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_tenant_with_its_own_profile_sends_through_it(app: &TestApp) {
+    let global_peer = SmtpPeer::start(&[]);
+    let tenant_peer = SmtpPeer::start(&[]);
+    global_profile(app, &global_peer).await;
+    let own = app
+        .create_profile(&peer_profile("Acme relay", tenant_peer.port))
+        .await;
+    let own_id = own.json["id"].as_str().unwrap();
+    let tenant = app
+        .post(
+            "/api/v1/tenants",
+            &json!({"id": "acme", "name": "ACME", "profile": {"kind": "own", "profile_id": own_id}}),
+        )
+        .await;
+    assert_eq!(tenant.status, StatusCode::CREATED, "{}", tenant.text);
+    let _worker = app.start_worker();
+    let mut body = alert("ops@acme.example");
+    body["tenant"] = json!("acme");
+    let accepted = send(app, &body).await;
+    settled(app, accepted.json["id"].as_str().unwrap()).await;
+    assert_eq!(tenant_peer.messages().len(), 1);
+    assert!(global_peer.messages().is_empty());
+    let unknown = send(
+        app,
+        &json!({"tenant": "nobody", "to": ["a@example.net"], "subject": "s", "text": "t"}),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.text);
+}
+
+async fn bad_input_is_a_422_naming_each_field(app: &TestApp) {
+    let peer = SmtpPeer::start(&[]);
+    global_profile(app, &peer).await;
+    let answer = send(
+        app,
+        &json!({"to": ["not an address"], "cc": ["ok@example.net", "bad@"], "subject": "a\r\nBcc: x@example.net",
+                "headers": {"Received": "x", "X-Ok": "line\nbreak"}}),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.text
+    );
+    for field in [
+        "to.0",
+        "cc.1",
+        "subject",
+        "text",
+        "headers.Received",
+        "headers.X-Ok",
+    ] {
+        assert!(
+            !answer.field_codes(field).is_empty(),
+            "{field}: {}",
+            answer.text
+        );
+    }
+    assert!(
+        app.get("/api/v1/messages")
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+on_both_backends!(
+    a_message_is_queued_then_delivered_through_the_global_profile,
+    the_same_alert_within_the_window_is_suppressed_and_logged,
+    an_idempotency_key_returns_the_first_message,
+    sending_switched_off_is_a_409_and_nothing_is_stored,
+    a_tenant_with_its_own_profile_sends_through_it,
+    bad_input_is_a_422_naming_each_field,
+);
