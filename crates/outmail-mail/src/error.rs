@@ -205,6 +205,28 @@ impl MailError {
         }
     }
 
+    /// Whether the server could not be reached or kept, before it took the message: what moves
+    /// a profile to its alternate. Refusals, bad credentials and certificate problems are the
+    /// server answering; they are not outages, and an alternate would not fix them.
+    pub fn is_outage(&self) -> bool {
+        use Reason as R;
+        if self.delivery_unknown {
+            return false;
+        }
+        match self.reason {
+            R::DnsFailed
+            | R::ConnectionRefused
+            | R::Unreachable
+            | R::Timeout
+            | R::ProxyRefused
+            | R::ProxyFailed
+            | R::ConnectionDropped => true,
+            // 421 before any mail command: the service is closing or not available.
+            R::ServiceUnavailable => matches!(self.stage, Stage::Greeting | Stage::Ehlo),
+            _ => false,
+        }
+    }
+
     /// The stable identifier of the reason (`wrong_port_for_security`).
     pub fn reason_code(&self) -> &'static str {
         use Reason as R;

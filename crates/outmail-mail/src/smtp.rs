@@ -194,6 +194,9 @@ struct Session<'a> {
     caps: Capabilities,
     encrypted: bool,
     acks: QuickAck,
+    /// The last read ended in a reset: the server closed while data we sent was still unread
+    /// (a clean close, after reading everything, is an end of file instead).
+    reset_by_server: bool,
 }
 
 impl<'a> Session<'a> {
@@ -224,6 +227,7 @@ impl<'a> Session<'a> {
             caps: Capabilities::default(),
             encrypted,
             acks,
+            reset_by_server: false,
         };
         session.greeting().await?;
         session.ehlo(Stage::Ehlo).await?;
@@ -629,11 +633,20 @@ impl<'a> Session<'a> {
             }
             Ok(Ok(())) => {}
         }
-        // From here on the server may have taken the message even if we never hear so.
-        let reply = self
-            .read_reply(Stage::Data, limit)
-            .await
-            .map_err(MailError::after_final_dot)?;
+        // From here on the server may have taken the message even if we never hear so; unless
+        // it reset the connection, which it does only when it closed without reading all we
+        // sent, final dot included.
+        let reply = match self.read_reply(Stage::Data, limit).await {
+            Ok(reply) => reply,
+            Err(mut e) if self.reset_by_server => {
+                e.detail = format!(
+                    "{}; the server closed before reading the whole message, so it did not take it",
+                    e.detail
+                );
+                return Err(e);
+            }
+            Err(e) => return Err(e.after_final_dot()),
+        };
         if reply.code != 250 {
             return Err(rejection(Stage::Data, &reply));
         }
@@ -685,6 +698,8 @@ impl<'a> Session<'a> {
     /// Reads one (possibly multi-line) reply.
     async fn read_reply(&mut self, stage: Stage, limit: Duration) -> Result<Reply, MailError> {
         self.acks.now();
+        self.reset_by_server = false;
+        let reset = &mut self.reset_by_server;
         let read = async {
             let mut raw = String::new();
             let mut lines = Vec::new();
@@ -694,7 +709,12 @@ impl<'a> Session<'a> {
                     .take(MAX_REPLY_LINE as u64)
                     .read_until(b'\n', &mut line)
                     .await
-                    .map_err(|e| (Reason::ConnectionDropped, format!("read failed: {e}")))?;
+                    .map_err(|e| {
+                        if e.kind() == std::io::ErrorKind::ConnectionReset {
+                            *reset = true;
+                        }
+                        (Reason::ConnectionDropped, format!("read failed: {e}"))
+                    })?;
                 if n == 0 {
                     return Err((
                         Reason::ConnectionDropped,

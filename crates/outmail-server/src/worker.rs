@@ -93,47 +93,137 @@ fn log(row: &MessageRow, outcome: &AttemptOutcome) {
     }
 }
 
-/// One attempt at one message.
+/// One attempt at one message: through the profile, or its alternate while the profile is
+/// failed over. An outage of the profile itself (before it took the message) moves it to its
+/// alternate for good (until an admin resets it) and the same attempt goes on through the
+/// alternate.
 async fn attempt(state: &AppState, row: &MessageRow) -> AttemptOutcome {
-    let failed = |server: &str, error: String| AttemptOutcome::Failed {
-        server: server.to_owned(),
-        error,
-    };
     let queued: QueuedLetter = match serde_json::from_str(&row.document) {
         Ok(letter) => letter,
-        Err(error) => return failed("", format!("the queued message cannot be read: {error}")),
-    };
-    let profile = match state.store.get_profile(&row.profile_id).await {
-        Ok(profile) => profile,
-        Err(outmail_store::StoreError::NotFound) => {
-            return failed("", format!("profile {} was deleted", row.profile_id));
+        Err(error) => {
+            return AttemptOutcome::Failed {
+                server: String::new(),
+                error: format!("the queued message cannot be read: {error}"),
+            };
         }
+    };
+    let letter = letter_for(queued, &row.suppressed_recipients);
+    let failover = match state.store.failover(&row.profile_id).await {
+        Ok(failover) => failover,
         Err(error) => {
             return retry(
                 row,
                 "",
-                &format!("the profile could not be read: {error}"),
+                &format!("the failover state could not be read: {error}"),
                 None,
             );
         }
     };
+    let through = failover
+        .as_ref()
+        .map_or(row.profile_id.as_str(), |f| f.alternate_id.as_str());
+    let first = send_through(state, through, &letter).await;
+    let (server, error) = match first {
+        Ok(server) => return AttemptOutcome::Sent { server },
+        Err(Attempt::Unusable(server, error)) => return AttemptOutcome::Failed { server, error },
+        Err(Attempt::Later(error)) => return retry(row, "", &error, None),
+        Err(Attempt::Refused(server, error, alternate)) => {
+            // Only the profile itself fails over (never the alternate further).
+            match alternate.filter(|_| failover.is_none() && error.is_outage()) {
+                None => (server, error),
+                Some(alternate) => {
+                    let reason = format!("{server}: {error}");
+                    match state
+                        .store
+                        .fail_over(&row.profile_id, &alternate, &reason)
+                        .await
+                    {
+                        Ok(true) => tracing::warn!(
+                            profile = %row.profile_id,
+                            %alternate,
+                            %error,
+                            "the profile failed over to its alternate"
+                        ),
+                        Ok(false) => {}
+                        Err(store_error) => {
+                            tracing::error!(%store_error, "recording the failover failed");
+                        }
+                    }
+                    match send_through(state, &alternate, &letter).await {
+                        Ok(server) => return AttemptOutcome::Sent { server },
+                        Err(Attempt::Unusable(server, error)) => {
+                            return AttemptOutcome::Failed { server, error };
+                        }
+                        Err(Attempt::Later(error)) => return retry(row, "", &error, None),
+                        Err(Attempt::Refused(server, error, _)) => (server, error),
+                    }
+                }
+            }
+        }
+    };
+    judge(row, &server, &error)
+}
+
+/// Why a send through one profile did not happen.
+enum Attempt {
+    /// The profile cannot be used at all (deleted, unreadable): no retry helps.
+    Unusable(String, String),
+    /// Our side could not get ready (the database): try again later.
+    Later(String),
+    /// The server refused or could not be reached; with the profile's alternate, if any.
+    Refused(String, MailError, Option<String>),
+}
+
+/// Sends `letter` through profile `profile_id`; on success, the server and its reply.
+async fn send_through(
+    state: &AppState,
+    profile_id: &str,
+    letter: &Letter,
+) -> Result<String, Attempt> {
+    let profile = match state.store.get_profile(profile_id).await {
+        Ok(profile) => profile,
+        Err(outmail_store::StoreError::NotFound) => {
+            return Err(Attempt::Unusable(
+                String::new(),
+                format!("profile {profile_id} was deleted"),
+            ));
+        }
+        Err(error) => {
+            return Err(Attempt::Later(format!(
+                "profile {profile_id} could not be read: {error}"
+            )));
+        }
+    };
     let server = profile.target.clone();
-    let spec: ProfileSpec = match serde_json::from_str(&profile.document) {
-        Ok(spec) => spec,
-        Err(error) => return failed(&server, format!("the profile cannot be read: {error}")),
-    };
-    let secrets = match open_secrets(state, &row.profile_id, &spec).await {
-        Ok(secrets) => secrets,
-        Err(error) => return retry(row, &server, &error, None),
-    };
-    let suppressed: Vec<String> =
-        serde_json::from_str(&row.suppressed_recipients).unwrap_or_default();
+    let spec: ProfileSpec = serde_json::from_str(&profile.document).map_err(|error| {
+        Attempt::Unusable(
+            server.clone(),
+            format!("the profile cannot be read: {error}"),
+        )
+    })?;
+    let secrets = open_secrets(state, profile_id, &spec)
+        .await
+        .map_err(Attempt::Later)?;
+    let alternate = spec.alternate_profile_id.as_ref().map(ToString::to_string);
+    let oauth = state.mail.oauth_for(&state.store, Some(profile_id), &spec);
+    let transport = Transport::new(spec, secrets, Timeouts::default()).with_oauth(oauth);
+    let mut trace = Trace::new();
+    match transport.send(&mut trace, letter, false).await {
+        Ok(Some(receipt)) => Ok(format!("{server}: {}", receipt.reply)),
+        Ok(None) => Ok(server),
+        Err(error) => Err(Attempt::Refused(server, error, alternate)),
+    }
+}
+
+/// The queued message as a letter, without the recipients the send frequency left out.
+fn letter_for(queued: QueuedLetter, suppressed_json: &str) -> Letter {
+    let suppressed: Vec<String> = serde_json::from_str(suppressed_json).unwrap_or_default();
     let keep = |list: Vec<outmail_types::Mailbox>| -> Vec<outmail_types::Mailbox> {
         list.into_iter()
             .filter(|m| !suppressed.contains(&m.address().to_string().to_lowercase()))
             .collect()
     };
-    let letter = Letter {
+    Letter {
         from: queued.from,
         reply_to: queued.reply_to,
         to: keep(queued.to),
@@ -144,20 +234,6 @@ async fn attempt(state: &AppState, row: &MessageRow) -> AttemptOutcome {
         html: queued.html,
         headers: queued.headers,
         message_id: queued.message_id,
-    };
-    let oauth = state
-        .mail
-        .oauth_for(&state.store, Some(&row.profile_id), &spec);
-    let transport = Transport::new(spec, secrets, Timeouts::default()).with_oauth(oauth);
-    let mut trace = Trace::new();
-    match transport.send(&mut trace, &letter, false).await {
-        Ok(receipt) => AttemptOutcome::Sent {
-            server: match receipt {
-                Some(receipt) => format!("{server}: {}", receipt.reply),
-                None => server,
-            },
-        },
-        Err(error) => judge(row, &server, &error),
     }
 }
 

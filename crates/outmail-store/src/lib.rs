@@ -18,6 +18,7 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::RwLock;
 
 mod error;
+mod failover;
 mod global;
 mod outbox;
 mod profiles;
@@ -27,6 +28,7 @@ pub mod seal;
 mod tenants;
 
 pub use error::StoreError;
+pub use failover::{FailoverEvent, FailoverRow};
 pub use outbox::{
     AttemptOutcome, Enqueued, FAILED, MessageQuery, MessageRow, NewMessage, QUEUED, SENT,
     SUPPRESSED,

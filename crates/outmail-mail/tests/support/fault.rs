@@ -139,6 +139,10 @@ async fn serve(
                     }
                     body.extend_from_slice(&chunk);
                     if matches!(script, Script::DropMidData) && body.len() > 64 {
+                        // A server that goes away mid-DATA leaves the rest of the message
+                        // unread in its socket, and its kernel answers with a reset. Our
+                        // buffered reader has already taken those bytes, so reset explicitly.
+                        let _ = io.get_ref().set_zero_linger();
                         return Ok(());
                     }
                     if chunk == b".\r\n" {

@@ -16,6 +16,7 @@ pub mod documents;
 pub mod error;
 pub mod etag;
 pub mod extract;
+pub mod failover;
 pub mod json;
 pub mod messages;
 pub mod profiles;
@@ -63,6 +64,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(consent::start))
         .routes(routes!(messages::send, messages::list))
         .routes(routes!(messages::get))
+        .routes(routes!(failover::get))
+        .routes(routes!(failover::reset))
         .routes(routes!(settings::get, settings::update))
         .routes(routes!(tenants::list, tenants::create))
         .routes(routes!(tenants::get, tenants::update, tenants::delete))

@@ -254,6 +254,11 @@ pub async fn update(
         )
         .await
         .map_err(name_taken)?;
+    // A changed profile is tried again as it now is.
+    state
+        .store
+        .reset_failover(&id, "the profile was changed")
+        .await?;
     let profile = load(&state, &id).await?;
     Ok(with_etag(
         StatusCode::OK,

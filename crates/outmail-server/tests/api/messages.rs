@@ -8,6 +8,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::mail_peers::SmtpPeer;
+use crate::mail_peers::fault::{self, Script};
 use crate::on_both_backends;
 use crate::support::{Answer, TestApp};
 
@@ -232,7 +233,149 @@ async fn bad_input_is_a_422_naming_each_field(app: &TestApp) {
     );
 }
 
+/// A primary whose peer acts out `script`, with `alternate` as its alternate, made the global
+/// default; returns the primary's ID.
+async fn primary_with_alternate(app: &TestApp, primary_port: u16, alternate: &SmtpPeer) -> String {
+    let alternate = app
+        .create_profile(&peer_profile("Alternate", alternate.port))
+        .await;
+    let mut primary = peer_profile("Primary", primary_port);
+    primary["alternate_profile_id"] = alternate.json["id"].clone();
+    let created = app.create_profile(&primary).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    app.put(
+        SETTINGS,
+        "\"0\"",
+        &json!({"sending_enabled": true, "tenant_support_allowed": false,
+                "attach_system_info": false, "default_profile_id": id}),
+    )
+    .await;
+    id
+}
+
+/// The primary drops the connection in the middle of DATA: the message goes through the
+/// alternate, exactly once, and the profile stays there (shared state) until reset.
+async fn a_primary_that_drops_mid_data_fails_over_and_the_message_arrives_once(app: &TestApp) {
+    let primary_peer = fault::start(Script::DropMidData).await;
+    let alternate = SmtpPeer::start(&[]);
+    let primary = primary_with_alternate(app, primary_peer.port, &alternate).await;
+    let _worker = app.start_worker();
+    let first = send(app, &alert("ops@example.net")).await;
+    let message = settled(app, first.json["id"].as_str().unwrap()).await;
+    assert_eq!(message["status"], "sent", "{message}");
+    assert_eq!(message["attempts"], 1);
+    assert_eq!(
+        alternate.messages().len(),
+        1,
+        "exactly once, through the alternate"
+    );
+    let state = app
+        .get(&format!("/api/v1/profiles/{primary}/failover"))
+        .await;
+    assert_eq!(state.json["active"], true, "{}", state.text);
+    assert!(
+        state.json["reason"]
+            .as_str()
+            .unwrap()
+            .contains("connection_dropped"),
+        "{}",
+        state.text
+    );
+
+    // Sticky: the next message does not try the primary at all.
+    let connections = |peer: &fault::FaultPeer| {
+        peer.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("EHLO"))
+            .count()
+    };
+    let before = connections(&primary_peer);
+    let second = send(
+        app,
+        &json!({"to": ["ops@example.net"], "subject": "Second", "text": "x"}),
+    )
+    .await;
+    settled(app, second.json["id"].as_str().unwrap()).await;
+    assert_eq!(connections(&primary_peer), before);
+    assert_eq!(alternate.messages().len(), 2);
+
+    let reset = app
+        .post(
+            &format!("/api/v1/profiles/{primary}/failover/reset"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(reset.json["active"], false, "{}", reset.text);
+    let kinds: Vec<&str> = reset.json["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["reset", "failed_over"]);
+}
+
+/// The primary read the whole message and its final dot, then went silent: it may have taken
+/// it, so the message is not sent again through the alternate.
+async fn a_drop_after_the_final_dot_is_not_sent_again(app: &TestApp) {
+    let primary_peer = fault::start(Script::DropAfterDot).await;
+    let alternate = SmtpPeer::start(&[]);
+    let primary = primary_with_alternate(app, primary_peer.port, &alternate).await;
+    let _worker = app.start_worker();
+    let accepted = send(app, &alert("ops@example.net")).await;
+    let message = settled(app, accepted.json["id"].as_str().unwrap()).await;
+    assert_eq!(message["status"], "failed", "{message}");
+    assert!(
+        message["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("delivery unknown"),
+        "{message}"
+    );
+    assert!(alternate.messages().is_empty());
+    let state = app
+        .get(&format!("/api/v1/profiles/{primary}/failover"))
+        .await;
+    assert_eq!(state.json["active"], false);
+}
+
+/// Two workers (as two replicas would) share the outbox: every message once.
+async fn two_workers_deliver_every_message_exactly_once(app: &TestApp) {
+    let peer = SmtpPeer::start(&[]);
+    global_profile(app, &peer).await;
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        let body = json!({"to": [format!("n{n}@example.net")], "subject": format!("Alert {n}"), "text": "x"});
+        ids.push(
+            send(app, &body).await.json["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let _one = app.start_worker();
+    let _two = app.start_worker();
+    for id in &ids {
+        assert_eq!(settled(app, id).await["status"], "sent");
+    }
+    let delivered = peer.messages();
+    assert_eq!(delivered.len(), 40);
+    let mut recipients: Vec<String> = delivered
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_owned())
+        .collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 40, "no message twice");
+}
+
 on_both_backends!(
+    a_primary_that_drops_mid_data_fails_over_and_the_message_arrives_once,
+    a_drop_after_the_final_dot_is_not_sent_again,
+    two_workers_deliver_every_message_exactly_once,
     a_message_is_queued_then_delivered_through_the_global_profile,
     the_same_alert_within_the_window_is_suppressed_and_logged,
     an_idempotency_key_returns_the_first_message,

@@ -7,7 +7,7 @@ use crate::support::TestApp;
 
 /// Every operation the API has. A route added without documentation, or documentation for a
 /// route that is gone, makes this list disagree with the document.
-const OPERATIONS: [(&str, &str); 27] = [
+const OPERATIONS: [(&str, &str); 29] = [
     ("get", "/health"),
     ("get", "/profiles"),
     ("post", "/profiles"),
@@ -21,6 +21,8 @@ const OPERATIONS: [(&str, &str); 27] = [
     ("post", "/messages"),
     ("get", "/messages"),
     ("get", "/messages/{id}"),
+    ("get", "/profiles/{id}/failover"),
+    ("post", "/profiles/{id}/failover/reset"),
     ("get", "/settings"),
     ("put", "/settings"),
     ("get", "/tenants"),
