@@ -11,9 +11,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use outmail_store::{Enqueued, MessageQuery, MessageRow, NewMessage};
 use outmail_types::email::Charset;
-use outmail_types::settings::Tenant;
+use outmail_types::settings::{RoutingRule, Tenant, TenantProfile, route_for};
 use outmail_types::text::HeaderText;
-use outmail_types::{FieldErrors, Mailbox, ProfileSpec};
+use outmail_types::{EmailAddress, FieldErrors, Mailbox, ProfileSpec};
 use serde::{Deserialize, Serialize};
 
 use super::documents::decode;
@@ -136,7 +136,18 @@ pub async fn send(
                 })
         })
         .transpose()?;
-    let (profile_id, spec) = resolve(&state, request.tenant.as_deref()).await?;
+    // The sender routing rules match: a template's From, else the acting user.
+    let sender = request
+        .from_override
+        .as_deref()
+        .or(request.on_behalf_of.as_deref())
+        .and_then(|text| Mailbox::parse(text, Charset::Utf8).ok());
+    let (profile_id, spec) = resolve(
+        &state,
+        request.tenant.as_deref(),
+        sender.as_ref().map(Mailbox::address),
+    )
+    .await?;
     let letter = compose(&request, &spec)?;
     let recipients: Vec<String> = letter
         .to
@@ -182,8 +193,13 @@ pub async fn send(
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
-/// The profile for `tenant` (or the global default), refusing while sending is off.
-async fn resolve(state: &AppState, tenant: Option<&str>) -> ApiResult<(String, ProfileSpec)> {
+/// The profile for the message, refusing while sending is off: the tenant's own profile, else
+/// the first routing rule matching the sender, else the global default.
+async fn resolve(
+    state: &AppState,
+    tenant: Option<&str>,
+    sender: Option<&EmailAddress>,
+) -> ApiResult<(String, ProfileSpec)> {
     let (global, _) = references::global_settings(state).await?;
     if !global.sending_enabled {
         return Err(ApiFailure::conflict(
@@ -192,7 +208,7 @@ async fn resolve(state: &AppState, tenant: Option<&str>) -> ApiResult<(String, P
             "sending is switched off in the global settings; nothing was stored",
         ));
     }
-    let profile_id = match tenant {
+    let own = match tenant {
         Some(slug) => {
             let row = state
                 .store
@@ -200,10 +216,28 @@ async fn resolve(state: &AppState, tenant: Option<&str>) -> ApiResult<(String, P
                 .await
                 .map_err(|e| not_found_as("tenant", e))?;
             let tenant: Tenant = decode("tenant", &row.id, &row.document)?;
-            tenant.effective_profile_id(&global).cloned()
+            match tenant.profile {
+                TenantProfile::Own(id) => Some(id),
+                TenantProfile::UseGlobal => None,
+            }
         }
-        None => global.default_profile_id.clone(),
+        None => None,
     };
+    let routed = match (&own, sender) {
+        (None, Some(sender)) => {
+            let mut rules = Vec::new();
+            for row in state.store.list_routing_rules().await? {
+                rules.push(decode::<RoutingRule>(
+                    "routing rule",
+                    &row.id,
+                    &row.document,
+                )?);
+            }
+            route_for(&rules, sender).map(|rule| rule.profile_id.clone())
+        }
+        _ => None,
+    };
+    let profile_id = own.or(routed).or(global.default_profile_id.clone());
     let Some(profile_id) = profile_id else {
         return Err(ApiFailure::conflict(
             "tenant",

@@ -372,7 +372,46 @@ async fn two_workers_deliver_every_message_exactly_once(app: &TestApp) {
     assert_eq!(recipients.len(), 40, "no message twice");
 }
 
+/// A routing rule for the sender's domain picks its profile; the acting user becomes the
+/// Reply-To where the profile does not send as them, or the From where it does.
+async fn a_routing_rule_by_sender_picks_the_profile_and_the_acting_user_is_reply_to(app: &TestApp) {
+    let global_peer = SmtpPeer::start(&[]);
+    let vip_peer = SmtpPeer::start(&[]);
+    global_profile(app, &global_peer).await;
+    let mut vip = peer_profile("VIP relay", vip_peer.port);
+    vip["sender"]["send_as_acting_user"] = json!(false);
+    let vip = app.create_profile(&vip).await;
+    let rule = app
+        .post(
+            "/api/v1/routing-rules",
+            &json!({"match": {"kind": "sender_domain", "domain": "vip.example"},
+                    "profile_id": vip.json["id"], "priority": 10}),
+        )
+        .await;
+    assert_eq!(rule.status, StatusCode::CREATED, "{}", rule.text);
+    let _worker = app.start_worker();
+    let mut body = alert("ops@example.net");
+    body["on_behalf_of"] = json!("\"The CEO\" <ceo@vip.example>");
+    let accepted = send(app, &body).await;
+    assert_eq!(
+        accepted.json["profile_id"], vip.json["id"],
+        "{}",
+        accepted.text
+    );
+    settled(app, accepted.json["id"].as_str().unwrap()).await;
+    let delivered = vip_peer.messages();
+    assert_eq!(delivered.len(), 1);
+    let data = delivered[0]["data"].as_str().unwrap();
+    assert!(data.contains("From: Alerts <alerts@example.com>"), "{data}");
+    assert!(
+        data.contains("Reply-To: \"The CEO\" <ceo@vip.example>"),
+        "{data}"
+    );
+    assert!(global_peer.messages().is_empty());
+}
+
 on_both_backends!(
+    a_routing_rule_by_sender_picks_the_profile_and_the_acting_user_is_reply_to,
     a_primary_that_drops_mid_data_fails_over_and_the_message_arrives_once,
     a_drop_after_the_final_dot_is_not_sent_again,
     two_workers_deliver_every_message_exactly_once,
