@@ -18,6 +18,9 @@ pub const DEFAULT_DATA_DIR: &str = "data";
 pub const DEFAULT_SITE_ROOT: &str = "target/site";
 /// The log filter when nothing else is said.
 pub const DEFAULT_LOG: &str = "info";
+/// A claimed message's lease: longer than the slowest attempt (the default timeouts allow
+/// about three minutes for a large message).
+pub const DEFAULT_DELIVERY_LEASE_SECONDS: u64 = 600;
 /// The SQLite file inside the data folder.
 pub const SQLITE_FILE_NAME: &str = "outmail.db";
 
@@ -44,7 +47,14 @@ pub struct SettingsArgs {
     #[arg(long, env = "OUTMAIL_SITE_ROOT", value_name = "DIR", global = true)]
     pub site_root: Option<PathBuf>,
 
-    /// A TOML file with any of the settings above (bind, data_dir, database_url, log, site_root)
+    /// Seconds a delivery worker holds a claimed message; after a crash another worker (or
+    /// the next start) sends it once this has passed [default: 600]
+    #[arg(long, env = "OUTMAIL_DELIVERY_LEASE", value_name = "SECONDS", global = true,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub delivery_lease: Option<u64>,
+
+    /// A TOML file with any of the settings above (bind, data_dir, database_url, log, site_root,
+    /// delivery_lease)
     #[arg(long, env = "OUTMAIL_CONFIG", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 }
@@ -58,6 +68,7 @@ struct FileSettings {
     database_url: Option<DatabaseUrl>,
     log: Option<LogFilter>,
     site_root: Option<PathBuf>,
+    delivery_lease: Option<u64>,
 }
 
 /// The resolved settings the server runs with.
@@ -68,6 +79,8 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     pub log: LogFilter,
     pub site_root: PathBuf,
+    /// How long a delivery worker holds a claimed message.
+    pub delivery_lease: std::time::Duration,
 }
 
 /// Why the settings could not be resolved. Each message names the setting and what to change.
@@ -116,6 +129,11 @@ impl Config {
                 .clone()
                 .or(file.site_root)
                 .unwrap_or_else(default_site_root),
+            delivery_lease: std::time::Duration::from_secs(
+                args.delivery_lease
+                    .or(file.delivery_lease)
+                    .unwrap_or(DEFAULT_DELIVERY_LEASE_SECONDS),
+            ),
             data_dir,
         })
     }

@@ -16,12 +16,21 @@ pub const CONSENT_LIFETIME: Duration = Duration::from_secs(10 * 60);
 const MAX_PENDING_CONSENTS: usize = 256;
 
 /// Shared by every request of one server.
-#[derive(Default)]
 pub struct MailRuntime {
     pub tokens: Arc<TokenCache>,
     consents: Mutex<HashMap<String, PendingConsent>>,
     /// Wakes this process's delivery worker when a message is queued.
     new_mail: tokio::sync::Notify,
+    /// How long the worker holds a claimed message.
+    pub delivery_lease: Duration,
+}
+
+impl Default for MailRuntime {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(
+            crate::config::DEFAULT_DELIVERY_LEASE_SECONDS,
+        ))
+    }
 }
 
 /// A consent started for a profile: what the callback needs to finish it.
@@ -38,6 +47,15 @@ pub struct PendingConsent {
 }
 
 impl MailRuntime {
+    pub fn new(delivery_lease: Duration) -> Self {
+        Self {
+            tokens: Arc::default(),
+            consents: Mutex::default(),
+            new_mail: tokio::sync::Notify::new(),
+            delivery_lease,
+        }
+    }
+
     /// The OAuth runtime for sending through `profile_id` (a saved profile): tokens come from
     /// the shared cache and a rotated refresh token is sealed back into its slot, while that
     /// slot is still for the destination `spec` names.

@@ -52,7 +52,7 @@ impl Server {
         let state = AppState {
             leptos_options: site::leptos_options(&config.site_root, local_addr),
             store,
-            mail: Default::default(),
+            mail: std::sync::Arc::new(crate::mail::MailRuntime::new(config.delivery_lease)),
         };
         Ok(Self {
             listener,

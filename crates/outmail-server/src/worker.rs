@@ -16,9 +16,6 @@ use tokio::sync::Semaphore;
 use crate::api::messages::QueuedLetter;
 use crate::state::AppState;
 
-/// How long a claimed message is ours: longer than the slowest attempt (the default timeouts
-/// allow about three minutes for a large message).
-const LEASE_MS: i64 = 10 * 60 * 1000;
 /// Messages claimed at once, and sent at once.
 const BATCH: i64 = 16;
 const CONCURRENCY: usize = 8;
@@ -37,11 +34,12 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
 
 async fn run(state: AppState) {
     let owner = format!("worker-{}", uuid::Uuid::new_v4());
+    let lease_ms = i64::try_from(state.mail.delivery_lease.as_millis()).unwrap_or(i64::MAX);
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
     loop {
         let claimed = match state
             .store
-            .claim_due_messages(&owner, LEASE_MS, BATCH)
+            .claim_due_messages(&owner, lease_ms, BATCH)
             .await
         {
             Ok(rows) => rows,

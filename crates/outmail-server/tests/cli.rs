@@ -6,6 +6,9 @@ use std::{
     time::Duration,
 };
 
+#[path = "../../outmail-mail/tests/support/mod.rs"]
+mod mail_peers;
+
 fn outmail() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_outmail"));
     // The environment of whoever runs the tests must not leak into these cases.
@@ -16,6 +19,7 @@ fn outmail() -> Command {
         "OUTMAIL_LOG",
         "OUTMAIL_SITE_ROOT",
         "OUTMAIL_CONFIG",
+        "OUTMAIL_DELIVERY_LEASE",
     ] {
         command.env_remove(name);
     }
@@ -136,9 +140,14 @@ struct RunningServer {
 
 impl RunningServer {
     fn start(data_dir: &std::path::Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
         let mut child = outmail()
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .envs(env.iter().copied())
             // The most talkative level: if a secret reached any log line, it would be here.
             .env("OUTMAIL_LOG", "trace")
             .stdout(Stdio::piped())
@@ -174,6 +183,17 @@ impl RunningServer {
 
     /// A plain HTTP/1.1 exchange: status and body.
     fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        self.request_with(method, path, body, "")
+    }
+
+    /// [`RunningServer::request`] with extra header lines (each ending in CRLF).
+    fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &str,
+    ) -> (u16, String) {
         use std::io::{Read, Write};
         let authority = self.base.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(authority).unwrap();
@@ -181,7 +201,7 @@ impl RunningServer {
         write!(
             stream,
             "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+             Content-Type: application/json\r\n{headers}Content-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
@@ -190,6 +210,13 @@ impl RunningServer {
         let (head, body) = raw.split_once("\r\n\r\n").unwrap();
         let status = head.split(' ').nth(1).unwrap().parse().unwrap();
         (status, body.to_string())
+    }
+
+    /// Kills the process with SIGKILL: no shutdown, no cleanup.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.log_reader.join().unwrap();
     }
 
     fn stop(mut self) -> String {
@@ -326,4 +353,88 @@ fn rotate_key_reseals_every_secret_and_the_server_still_reads_them() {
     );
     server.stop();
     assert!(files_containing(data.path(), CANARY).is_empty());
+}
+
+/// A server killed with SIGKILL in the middle of a batch loses no message: once the lease of
+/// what it had claimed runs out, the next start sends it.
+#[test]
+fn a_server_killed_mid_batch_loses_no_message() {
+    // Each message takes 0.3 s at the server, so the batch is still going when the kill comes.
+    let peer = mail_peers::SmtpPeer::start(&["--data-delay", "0.3"]);
+    let data = tempfile::tempdir().unwrap();
+    let lease = [("OUTMAIL_DELIVERY_LEASE", "2")];
+    let server = RunningServer::start_with(data.path(), &lease);
+    let profile = format!(
+        r#"{{"name": "Slow relay", "transport": {{"kind": "smtp", "host": "127.0.0.1",
+            "port": {}, "security": "none", "auth": {{"kind": "none"}}}},
+            "sender": {{"address": "alerts@example.com"}}, "send_frequency": 0,
+            "utf8_headers": false}}"#,
+        peer.port
+    );
+    let (status, created) = server.request("POST", "/api/v1/profiles", Some(&profile));
+    assert_eq!(status, 201, "{created}");
+    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let settings = format!(
+        r#"{{"sending_enabled": true, "tenant_support_allowed": false,
+            "attach_system_info": false, "default_profile_id": "{id}"}}"#
+    );
+    let (status, body) = server.request_with(
+        "PUT",
+        "/api/v1/settings",
+        Some(&settings),
+        "If-Match: \"0\"\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    const MESSAGES: usize = 24;
+    for n in 0..MESSAGES {
+        let message =
+            format!(r#"{{"to": ["n{n}@example.net"], "subject": "Alert {n}", "text": "x"}}"#);
+        let (status, body) = server.request("POST", "/api/v1/messages", Some(&message));
+        assert_eq!(status, 202, "{body}");
+    }
+    wait_for("a few deliveries", || peer.messages().len() >= 3);
+    server.kill();
+    let at_kill = peer.messages().len();
+    assert!(
+        at_kill < MESSAGES,
+        "the batch was over before the kill ({at_kill})"
+    );
+
+    let server = RunningServer::start_with(data.path(), &lease);
+    wait_for("every message sent", || {
+        let (_, body) = server.request("GET", "/api/v1/messages?status=sent&limit=200", None);
+        serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.as_array().map(Vec::len))
+            == Some(MESSAGES)
+    });
+    server.stop();
+    let mut recipients: Vec<String> = peer
+        .messages()
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_owned())
+        .collect();
+    let arrivals = recipients.len();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), MESSAGES, "every message arrived");
+    // What a kill costs: the messages a dead worker had in flight may arrive twice.
+    eprintln!(
+        "killed after {at_kill} of {MESSAGES} deliveries; {} arrived twice",
+        arrivals - MESSAGES
+    );
+}
+
+/// Polls `done` every 50 ms for up to 30 s.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
 }

@@ -62,6 +62,9 @@ Flags
                      renamed, so a ``*.json`` file is always complete.  It is
                      written before the final ``250 OK`` is sent.
 --max-size N         Advertise ``250-SIZE N`` and refuse bigger messages.
+--data-delay S       Wait S seconds (a decimal) after the final dot before taking
+                     the message and answering, like a slow server; the message
+                     is spooled after the wait even if the client went away.
                      Without it no SIZE is advertised and there is no limit.
 --reject-rcpt-domain D
                      RCPT TO an address at domain D (case-insensitive) is
@@ -209,6 +212,7 @@ class PeerConfig:
         self.smtputf8 = ns.smtputf8 == "on"
         self.spool = ns.spool
         self.max_size = ns.max_size
+        self.data_delay = ns.data_delay
         self.reject_domain = (
             ns.reject_rcpt_domain.lower() if ns.reject_rcpt_domain else None
         )
@@ -401,6 +405,8 @@ class PeerHandler:
         return REPLY_OK
 
     async def handle_DATA(self, server, session, envelope):
+        if self.config.data_delay:
+            await asyncio.sleep(self.config.data_delay)
         content = envelope.original_content
         limit = self.config.max_size
         if limit is not None and len(content) > limit:
@@ -479,6 +485,7 @@ def parse_args(argv):
     parser.add_argument("--smtputf8", choices=("on", "off"), default="on")
     parser.add_argument("--spool")
     parser.add_argument("--max-size", type=peer_common.positive_int)
+    parser.add_argument("--data-delay", type=float, default=0.0)
     parser.add_argument("--reject-rcpt-domain")
     peer_common.add_standard_flags(parser)
     ns = parser.parse_args(argv)
