@@ -127,6 +127,7 @@ fn test_letter(spec: &ProfileSpec, to: Mailbox) -> Letter {
         )),
         html: None,
         headers: vec![("X-Outmail-Test".to_owned(), "1".to_owned())],
+        attachments: Vec::new(),
     }
 }
 

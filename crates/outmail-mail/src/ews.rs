@@ -87,6 +87,20 @@ pub fn envelope(letter: &Letter, version: EwsVersion, impersonate: Option<&str>)
         "<t:Body BodyType=\"{body_type}\">{}</t:Body>",
         escape(body)
     ));
+    // ItemType's order: Attachments right after Body.
+    if !letter.attachments.is_empty() {
+        xml.push_str("<t:Attachments>");
+        for attachment in &letter.attachments {
+            xml.push_str(&format!(
+                "<t:FileAttachment><t:Name>{}</t:Name><t:ContentType>{}</t:ContentType>\
+                 <t:Content>{}</t:Content></t:FileAttachment>",
+                escape(&attachment.filename),
+                escape(&attachment.content_type),
+                BASE64.encode(&attachment.content)
+            ));
+        }
+        xml.push_str("</t:Attachments>");
+    }
     for (name, value) in &letter.headers {
         xml.push_str(&format!(
             "<t:ExtendedProperty><t:ExtendedFieldURI DistinguishedPropertySetId=\"InternetHeaders\" \

@@ -2,6 +2,8 @@
 //! token and the JSON message; `202 Accepted` is success. Error answers
 //! (`{"error":{"code","message"}}`) become causes with remedies.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Request, StatusCode};
 use outmail_types::diagnosis::Stage;
@@ -82,6 +84,20 @@ pub fn request_body(letter: &Letter, save_to_sent_items: bool) -> Result<Value, 
     }
     if let Some(reply_to) = &letter.reply_to {
         message["replyTo"] = list(std::slice::from_ref(reply_to));
+    }
+    if !letter.attachments.is_empty() {
+        message["attachments"] = letter
+            .attachments
+            .iter()
+            .map(|a| {
+                json!({
+                    "@odata.type": "#microsoft.graph.fileAttachment",
+                    "name": a.filename,
+                    "contentType": a.content_type,
+                    "contentBytes": BASE64.encode(&a.content),
+                })
+            })
+            .collect();
     }
     if !letter.headers.is_empty() {
         message["internetMessageHeaders"] = letter

@@ -27,7 +27,7 @@ pub mod trace;
 pub mod transport;
 
 pub use error::{Blame, MailError, Reason};
-pub use message::Letter;
+pub use message::{Attachment, Letter};
 pub use net::Timeouts;
 pub use oauth::{RefreshTokenSink, TokenCache};
 pub use trace::Trace;

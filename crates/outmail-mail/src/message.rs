@@ -24,8 +24,19 @@ pub struct Letter {
     pub html: Option<String>,
     /// Extra `X-` headers.
     pub headers: Vec<(String, String)>,
+    /// Files sent along (a support request's system information).
+    pub attachments: Vec<Attachment>,
     /// Without angle brackets: `uuid@domain`.
     pub message_id: String,
+}
+
+/// A file sent with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    /// A MIME type, `text/plain; charset=utf-8`.
+    pub content_type: String,
+    pub content: Vec<u8>,
 }
 
 impl Letter {
@@ -76,20 +87,40 @@ impl Letter {
             .map_err(|e| invalid(format!("the envelope is invalid: {e}")))?;
         builder = builder.envelope(envelope.clone());
         let text = self.text.clone().unwrap_or_default();
-        let message = match &self.html {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(text, html.clone())),
-            None => builder.singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(text),
-            ),
-        }
-        .map_err(|e| invalid(format!("the message cannot be built: {e}")))?;
+        let built = match (&self.html, self.attachments.is_empty()) {
+            (Some(html), true) => {
+                builder.multipart(MultiPart::alternative_plain_html(text, html.clone()))
+            }
+            (None, true) => builder.singlepart(plain(text)),
+            (html, false) => {
+                let mut mixed = match html {
+                    Some(html) => MultiPart::mixed()
+                        .multipart(MultiPart::alternative_plain_html(text, html.clone())),
+                    None => MultiPart::mixed().singlepart(plain(text)),
+                };
+                for attachment in &self.attachments {
+                    let content_type = ContentType::parse(&attachment.content_type)
+                        .map_err(|e| invalid(format!("attachment type: {e}")))?;
+                    mixed = mixed.singlepart(
+                        lettre::message::Attachment::new(attachment.filename.clone())
+                            .body(attachment.content.clone(), content_type),
+                    );
+                }
+                builder.multipart(mixed)
+            }
+        };
+        let message = built.map_err(|e| invalid(format!("the message cannot be built: {e}")))?;
         Ok(Outgoing {
             envelope,
             formatted: message.formatted(),
         })
     }
+}
+
+fn plain(text: String) -> SinglePart {
+    SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(text)
 }
 
 /// Appends the profile's signature after the standard `-- ` separator (RFC 3676 §4.3).
@@ -155,6 +186,7 @@ mod tests {
             text: Some("Body".to_owned()),
             html: None,
             headers: vec![("X-Outmail-Test".to_owned(), "yes".to_owned())],
+            attachments: Vec::new(),
             message_id: "abc@example.com".to_owned(),
         }
     }
@@ -194,5 +226,20 @@ mod tests {
     fn the_signature_follows_the_standard_separator() {
         assert_eq!(with_signature("Hi\n", Some("Ops")), "Hi\r\n\r\n-- \r\nOps");
         assert_eq!(with_signature("Hi", None), "Hi");
+    }
+
+    #[test]
+    fn attachments_follow_the_text_in_a_mixed_message() {
+        let mut with_file = letter("ops@example.net");
+        with_file.attachments.push(Attachment {
+            filename: "system-info.txt".into(),
+            content_type: "text/plain; charset=utf-8".into(),
+            content: b"outmail 0.1.0\n".to_vec(),
+        });
+        let text = String::from_utf8(with_file.to_smtp().unwrap().formatted).unwrap();
+        assert!(text.contains("Content-Type: multipart/mixed"), "{text}");
+        assert_eq!(text.matches("multipart/").count(), 1, "no nesting: {text}");
+        assert!(text.contains("filename=\"system-info.txt\""), "{text}");
+        assert!(text.contains("outmail 0.1.0"), "{text}");
     }
 }

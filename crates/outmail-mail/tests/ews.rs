@@ -227,3 +227,19 @@ fn the_fakes_ntlm_verifier_passes_the_ms_nlmp_vectors() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// An attachment goes as a `t:FileAttachment` right after the body, as the schema orders it.
+#[tokio::test]
+async fn attachments_are_file_attachments_after_the_body() {
+    let ews = ews_peer("basic", &[]);
+    let (spec, secrets) = profile(&ews_draft(&ews, &basic(PASSWORD)));
+    let letter = support::letter_with_attachment(SENDER);
+    let transport = outmail_mail::Transport::new(spec, secrets, support::quick_timeouts());
+    let mut trace = outmail_mail::Trace::new();
+    transport.send(&mut trace, &letter, false).await.unwrap();
+    let record = &ews.records()[0];
+    assert_eq!(record["response_code"], "NoError", "{record}");
+    let attachment = &record["soap"]["attachments"][0];
+    assert_eq!(attachment["name"], "system-info.txt", "{record}");
+    assert_eq!(attachment["size"], 13, "{record}");
+}

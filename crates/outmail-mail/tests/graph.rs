@@ -195,3 +195,19 @@ async fn token_and_graph_calls_go_through_either_proxy() {
     }
     assert_eq!(graph.records().len(), 2);
 }
+
+/// An attachment goes as a documented `fileAttachment`, its content in base64.
+#[tokio::test]
+async fn attachments_are_file_attachments() {
+    let tokens = token_service(SENDER, TOKEN, &[]);
+    let graph = graph_peer(&[]);
+    let (spec, secrets) = profile(&graph_draft(&graph, &tokens));
+    let letter = support::letter_with_attachment(SENDER);
+    let transport = outmail_mail::Transport::new(spec, secrets, support::quick_timeouts());
+    let mut trace = outmail_mail::Trace::new();
+    transport.send(&mut trace, &letter, false).await.unwrap();
+    let attachment = &graph.records()[0]["body"]["message"]["attachments"][0];
+    assert_eq!(attachment["@odata.type"], "#microsoft.graph.fileAttachment");
+    assert_eq!(attachment["name"], "system-info.txt");
+    assert_eq!(attachment["contentBytes"], "b3V0bWFpbCAwLjEuMA==");
+}

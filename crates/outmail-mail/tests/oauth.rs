@@ -320,6 +320,7 @@ fn letter(to: &str) -> Letter {
         text: Some("body".into()),
         html: None,
         headers: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 

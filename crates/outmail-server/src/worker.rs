@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use outmail_mail::{Letter, MailError, Secrets, Timeouts, Trace, Transport};
 use outmail_store::{AttemptOutcome, MessageRow};
 use outmail_types::{ProfileSpec, SecretSlot};
@@ -231,6 +233,15 @@ fn letter_for(queued: QueuedLetter, suppressed_json: &str) -> Letter {
         text: queued.text,
         html: queued.html,
         headers: queued.headers,
+        attachments: queued
+            .attachments
+            .into_iter()
+            .map(|a| outmail_mail::Attachment {
+                filename: a.filename,
+                content_type: a.content_type,
+                content: BASE64.decode(a.content_base64).unwrap_or_default(),
+            })
+            .collect(),
         message_id: queued.message_id,
     }
 }

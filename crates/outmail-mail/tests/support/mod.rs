@@ -553,3 +553,26 @@ impl Drop for PostfixPeer {
         let _ = self.child.wait();
     }
 }
+
+/// A short letter from `from` to ops@example.net with one text attachment, `system-info.txt`
+/// holding `outmail 0.1.0` (base64 `b3V0bWFpbCAwLjEuMA==`).
+pub fn letter_with_attachment(from: &str) -> outmail_mail::Letter {
+    let from = Mailbox::parse_ascii(from).expect("sender");
+    outmail_mail::Letter {
+        message_id: outmail_mail::Letter::new_message_id(from.address()),
+        from,
+        reply_to: None,
+        to: vec![Mailbox::parse_ascii("ops@example.net").expect("recipient")],
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        subject: "Support request".into(),
+        text: Some("help".into()),
+        html: None,
+        headers: Vec::new(),
+        attachments: vec![outmail_mail::Attachment {
+            filename: "system-info.txt".into(),
+            content_type: "text/plain".into(),
+            content: b"outmail 0.1.0".to_vec(),
+        }],
+    }
+}

@@ -67,8 +67,18 @@ pub struct QueuedLetter {
     pub text: Option<String>,
     pub html: Option<String>,
     pub headers: Vec<(String, String)>,
+    /// Files sent along, their content in base64.
+    #[serde(default)]
+    pub attachments: Vec<QueuedAttachment>,
     /// Stable across attempts, so a retried message is recognisably the same one.
     pub message_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub content_base64: String,
 }
 
 /// The answer of `POST /messages`.
@@ -195,7 +205,7 @@ pub async fn send(
 
 /// The profile for the message, refusing while sending is off: the tenant's own profile, else
 /// the first routing rule matching the sender, else the global default.
-async fn resolve(
+pub(super) async fn resolve(
     state: &AppState,
     tenant: Option<&str>,
     sender: Option<&EmailAddress>,
@@ -358,6 +368,7 @@ fn compose(request: &SendRequest, spec: &ProfileSpec) -> ApiResult<QueuedLetter>
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        attachments: Vec::new(),
     })
 }
 

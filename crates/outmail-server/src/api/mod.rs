@@ -24,6 +24,7 @@ pub mod references;
 pub mod respond;
 pub mod routing;
 pub mod settings;
+pub mod support;
 pub mod tenants;
 pub mod test_send;
 pub mod transfer;
@@ -64,6 +65,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(consent::start))
         .routes(routes!(messages::send, messages::list))
         .routes(routes!(messages::get))
+        .routes(routes!(support::create))
         .routes(routes!(failover::get))
         .routes(routes!(failover::reset))
         .routes(routes!(settings::get, settings::update))

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::mail_peers::SmtpPeer;
 use crate::mail_peers::fault::{self, Script};
 use crate::on_both_backends;
-use crate::support::{Answer, TestApp};
+use crate::support::{Answer, CANARIES, TestApp};
 
 const SETTINGS: &str = "/api/v1/settings";
 
@@ -410,7 +410,82 @@ async fn a_routing_rule_by_sender_picks_the_profile_and_the_acting_user_is_reply
     assert!(global_peer.messages().is_empty());
 }
 
+/// Support requests go to the tenant's own address where allowed, else the global one, with a
+/// system-information file (version, platform, profile; never a secret) when asked for.
+async fn support_requests_go_to_the_right_address_with_system_information(app: &TestApp) {
+    let peer = SmtpPeer::start(&[
+        "--auth",
+        "PLAIN",
+        "--user",
+        "alice",
+        "--password",
+        CANARIES[0],
+        "--require-auth",
+    ]);
+    let mut profile = peer_profile("Support relay", peer.port);
+    profile["transport"]["auth"] = json!({"kind": "basic", "username": "alice",
+                                          "password": {"value": CANARIES[0]}});
+    let created = app.create_profile(&profile).await;
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let settings = |tenant_allowed: bool, attach: bool| {
+        json!({"sending_enabled": true, "default_profile_id": id,
+               "support_address": "help@example.com",
+               "tenant_support_allowed": tenant_allowed, "attach_system_info": attach})
+    };
+    let saved = app.put(SETTINGS, "\"0\"", &settings(true, true)).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    app.post(
+        "/api/v1/tenants",
+        &json!({"id": "acme", "name": "ACME", "profile": {"kind": "use_global"},
+                "support_address": "it@acme.example"}),
+    )
+    .await;
+    let _worker = app.start_worker();
+    let request = json!({"tenant": "acme", "from": "Una User <una@acme.example>",
+                         "subject": "Cannot sign in", "message": "The login page says 500."});
+    let accepted = app.post("/api/v1/support-requests", &request).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.text);
+    assert_eq!(accepted.json["to"], "it@acme.example");
+    assert_eq!(accepted.json["system_info_attached"], true);
+    settled(app, accepted.json["id"].as_str().unwrap()).await;
+    let delivered = peer.messages();
+    assert_eq!(delivered[0]["rcpt_tos"], json!(["it@acme.example"]));
+    let data = delivered[0]["data"].as_str().unwrap();
+    assert!(
+        data.contains("Reply-To: \"Una User\" <una@acme.example>"),
+        "{data}"
+    );
+    assert!(
+        data.contains("Subject: Support request: Cannot sign in"),
+        "{data}"
+    );
+    assert!(data.contains("filename=\"system-info.txt\""), "{data}");
+    assert!(data.contains("profile: Support relay (smtp, "), "{data}");
+    assert!(
+        !data.contains(CANARIES[0]),
+        "a secret in the support mail: {data}"
+    );
+
+    // Tenants may not have their own address now, and no file is attached.
+    let current = app.get(SETTINGS).await.etag();
+    app.put(SETTINGS, &current, &settings(false, false)).await;
+    let accepted = app.post("/api/v1/support-requests", &request).await;
+    assert_eq!(accepted.json["to"], "help@example.com", "{}", accepted.text);
+    settled(app, accepted.json["id"].as_str().unwrap()).await;
+    let data = peer.messages()[1]["data"].as_str().unwrap().to_owned();
+    assert!(!data.contains("system-info.txt"), "{data}");
+    let bad = app
+        .post(
+            "/api/v1/support-requests",
+            &json!({"from": "nobody", "subject": "x", "message": " "}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert!(!bad.field_codes("from").is_empty() && !bad.field_codes("message").is_empty());
+}
+
 on_both_backends!(
+    support_requests_go_to_the_right_address_with_system_information,
     a_routing_rule_by_sender_picks_the_profile_and_the_acting_user_is_reply_to,
     a_primary_that_drops_mid_data_fails_over_and_the_message_arrives_once,
     a_drop_after_the_final_dot_is_not_sent_again,

@@ -7,7 +7,7 @@ use crate::support::TestApp;
 
 /// Every operation the API has. A route added without documentation, or documentation for a
 /// route that is gone, makes this list disagree with the document.
-const OPERATIONS: [(&str, &str); 29] = [
+const OPERATIONS: [(&str, &str); 30] = [
     ("get", "/health"),
     ("get", "/profiles"),
     ("post", "/profiles"),
@@ -22,6 +22,7 @@ const OPERATIONS: [(&str, &str); 29] = [
     ("get", "/messages"),
     ("get", "/messages/{id}"),
     ("get", "/profiles/{id}/failover"),
+    ("post", "/support-requests"),
     ("post", "/profiles/{id}/failover/reset"),
     ("get", "/settings"),
     ("put", "/settings"),
