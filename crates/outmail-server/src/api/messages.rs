@@ -411,6 +411,43 @@ pub async fn get(
     Ok(Json(view(&row)))
 }
 
+/// `POST /messages/{id}/resend`: the same message again as a new one (a new Message-ID, the
+/// same profile, not suppressed: an admin asked for it).
+#[utoipa::path(post, path = "/messages/{id}/resend", tag = "messages", params(("id" = String, Path, description = "the message ID")), responses((status = 202, description = "queued again as a new message", body = SendAccepted), (status = 404, description = "no such message", body = outmail_types::error::ApiError)))]
+pub async fn resend(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Response> {
+    let row = state
+        .store
+        .get_message(&id)
+        .await
+        .map_err(|e| not_found_as("message", e))?;
+    let mut letter: QueuedLetter = decode("message", &row.id, &row.document)?;
+    letter.message_id = outmail_mail::Letter::new_message_id(letter.from.address());
+    let message = NewMessage {
+        tenant_id: row.tenant_id.clone(),
+        profile_id: row.profile_id.clone(),
+        document: serde_json::to_string(&letter)
+            .map_err(|e| ApiFailure::internal(anyhow::Error::from(e)))?,
+        idempotency_key: None,
+        recipients: Vec::new(),
+        dedupe_key: String::new(),
+        window_ms: 0,
+    };
+    let queued = match state.store.enqueue_message(&message).await? {
+        Enqueued::New { row, .. } | Enqueued::Replayed(row) => row,
+    };
+    state.mail.wake_workers();
+    let answer = SendAccepted {
+        id: queued.id,
+        status: queued.status,
+        suppressed: Vec::new(),
+        profile_id: queued.profile_id,
+    };
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
 fn suppressed_list(row: &MessageRow) -> Vec<String> {
     serde_json::from_str(&row.suppressed_recipients).unwrap_or_default()
 }

@@ -65,6 +65,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(consent::start))
         .routes(routes!(messages::send, messages::list))
         .routes(routes!(messages::get))
+        .routes(routes!(messages::resend))
         .routes(routes!(support::create))
         .routes(routes!(failover::get))
         .routes(routes!(failover::reset))

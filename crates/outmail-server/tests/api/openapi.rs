@@ -7,7 +7,7 @@ use crate::support::TestApp;
 
 /// Every operation the API has. A route added without documentation, or documentation for a
 /// route that is gone, makes this list disagree with the document.
-const OPERATIONS: [(&str, &str); 30] = [
+const OPERATIONS: [(&str, &str); 31] = [
     ("get", "/health"),
     ("get", "/profiles"),
     ("post", "/profiles"),
@@ -21,6 +21,7 @@ const OPERATIONS: [(&str, &str); 30] = [
     ("post", "/messages"),
     ("get", "/messages"),
     ("get", "/messages/{id}"),
+    ("post", "/messages/{id}/resend"),
     ("get", "/profiles/{id}/failover"),
     ("post", "/support-requests"),
     ("post", "/profiles/{id}/failover/reset"),
