@@ -438,3 +438,97 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
     panic!("timed out waiting for {what}");
 }
+
+/// Two `outmail serve` processes sharing one PostgreSQL database (two replicas): messages
+/// accepted by either are delivered exactly once, and both deliver.
+#[test]
+fn two_servers_sharing_postgresql_deliver_every_message_exactly_once() {
+    let Ok(admin_url) = std::env::var("OUTMAIL_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("OUTMAIL_SKIP_POSTGRES").is_some(),
+            "OUTMAIL_TEST_POSTGRES_URL is not set. Run the tests through \
+             `bash scripts/with-postgres.sh cargo test`, or set OUTMAIL_SKIP_POSTGRES=1."
+        );
+        return;
+    };
+    let name = format!("replicas_{}", std::process::id());
+    let psql = |sql: &str| {
+        let status = Command::new("psql")
+            .args([admin_url.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .status()
+            .expect("psql");
+        assert!(status.success(), "psql {sql}");
+    };
+    psql(&format!("CREATE DATABASE {name}"));
+    let (base, _) = admin_url.rsplit_once('/').expect("a database in the URL");
+    let url = format!("{base}/{name}");
+    let env = [("OUTMAIL_DATABASE_URL", url.as_str())];
+
+    let peer = mail_peers::SmtpPeer::start(&["--data-delay", "0.02"]);
+    let (one_dir, two_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let one = RunningServer::start_with(one_dir.path(), &env);
+    let two = RunningServer::start_with(two_dir.path(), &env);
+    let profile = format!(
+        r#"{{"name": "Shared relay", "transport": {{"kind": "smtp", "host": "127.0.0.1",
+            "port": {}, "security": "none", "auth": {{"kind": "none"}}}},
+            "sender": {{"address": "alerts@example.com"}}, "send_frequency": 0,
+            "utf8_headers": false}}"#,
+        peer.port
+    );
+    let (status, created) = one.request("POST", "/api/v1/profiles", Some(&profile));
+    assert_eq!(status, 201, "{created}");
+    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let settings = format!(
+        r#"{{"sending_enabled": true, "tenant_support_allowed": false,
+            "attach_system_info": false, "default_profile_id": "{id}"}}"#
+    );
+    let (status, body) = two.request_with(
+        "PUT",
+        "/api/v1/settings",
+        Some(&settings),
+        "If-Match: \"0\"\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    const MESSAGES: usize = 60;
+    for n in 0..MESSAGES {
+        let server = if n % 2 == 0 { &one } else { &two };
+        let message =
+            format!(r#"{{"to": ["n{n}@example.net"], "subject": "Alert {n}", "text": "x"}}"#);
+        let (status, body) = server.request("POST", "/api/v1/messages", Some(&message));
+        assert_eq!(status, 202, "{body}");
+    }
+    wait_for("every message sent", || {
+        let (_, body) = two.request("GET", "/api/v1/messages?status=sent&limit=200", None);
+        serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.as_array().map(Vec::len))
+            == Some(MESSAGES)
+    });
+    // The worker's log line for each message it sent.
+    let sent_by = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("outmail_server::worker") && l.contains(" sent "))
+            .count()
+    };
+    let (one_log, two_log) = (one.stop(), two.stop());
+    let (by_one, by_two) = (sent_by(&one_log), sent_by(&two_log));
+    let delivered = peer.messages();
+    let mut recipients: Vec<String> = delivered
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_owned())
+        .collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(delivered.len(), MESSAGES, "exactly once");
+    assert_eq!(recipients.len(), MESSAGES);
+    assert_eq!(by_one + by_two, MESSAGES, "one sent line per delivery");
+    assert!(
+        by_one > 0 && by_two > 0,
+        "both replicas delivered: {by_one} and {by_two}"
+    );
+    eprintln!("replica one sent {by_one}, replica two sent {by_two}");
+    psql(&format!("DROP DATABASE {name}"));
+}
