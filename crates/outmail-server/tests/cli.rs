@@ -364,30 +364,7 @@ fn a_server_killed_mid_batch_loses_no_message() {
     let data = tempfile::tempdir().unwrap();
     let lease = [("OUTMAIL_DELIVERY_LEASE", "2")];
     let server = RunningServer::start_with(data.path(), &lease);
-    let profile = format!(
-        r#"{{"name": "Slow relay", "transport": {{"kind": "smtp", "host": "127.0.0.1",
-            "port": {}, "security": "none", "auth": {{"kind": "none"}}}},
-            "sender": {{"address": "alerts@example.com"}}, "send_frequency": 0,
-            "utf8_headers": false}}"#,
-        peer.port
-    );
-    let (status, created) = server.request("POST", "/api/v1/profiles", Some(&profile));
-    assert_eq!(status, 201, "{created}");
-    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let settings = format!(
-        r#"{{"sending_enabled": true, "tenant_support_allowed": false,
-            "attach_system_info": false, "default_profile_id": "{id}"}}"#
-    );
-    let (status, body) = server.request_with(
-        "PUT",
-        "/api/v1/settings",
-        Some(&settings),
-        "If-Match: \"0\"\r\n",
-    );
-    assert_eq!(status, 200, "{body}");
+    default_relay(&server, &server, "Slow relay", peer.port);
     const MESSAGES: usize = 24;
     for n in 0..MESSAGES {
         let message =
@@ -468,30 +445,7 @@ fn two_servers_sharing_postgresql_deliver_every_message_exactly_once() {
     let (one_dir, two_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let one = RunningServer::start_with(one_dir.path(), &env);
     let two = RunningServer::start_with(two_dir.path(), &env);
-    let profile = format!(
-        r#"{{"name": "Shared relay", "transport": {{"kind": "smtp", "host": "127.0.0.1",
-            "port": {}, "security": "none", "auth": {{"kind": "none"}}}},
-            "sender": {{"address": "alerts@example.com"}}, "send_frequency": 0,
-            "utf8_headers": false}}"#,
-        peer.port
-    );
-    let (status, created) = one.request("POST", "/api/v1/profiles", Some(&profile));
-    assert_eq!(status, 201, "{created}");
-    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let settings = format!(
-        r#"{{"sending_enabled": true, "tenant_support_allowed": false,
-            "attach_system_info": false, "default_profile_id": "{id}"}}"#
-    );
-    let (status, body) = two.request_with(
-        "PUT",
-        "/api/v1/settings",
-        Some(&settings),
-        "If-Match: \"0\"\r\n",
-    );
-    assert_eq!(status, 200, "{body}");
+    default_relay(&one, &two, "Shared relay", peer.port);
     const MESSAGES: usize = 60;
     for n in 0..MESSAGES {
         let server = if n % 2 == 0 { &one } else { &two };
@@ -531,4 +485,32 @@ fn two_servers_sharing_postgresql_deliver_every_message_exactly_once() {
     );
     eprintln!("replica one sent {by_one}, replica two sent {by_two}");
     psql(&format!("DROP DATABASE {name}"));
+}
+
+/// Creates a plain SMTP profile `name` for the peer on `port` through `creating`, and makes it
+/// the global default (sending, no suppression) through `setting`.
+fn default_relay(creating: &RunningServer, setting: &RunningServer, name: &str, port: u16) {
+    let profile = format!(
+        r#"{{"name": "{name}", "transport": {{"kind": "smtp", "host": "127.0.0.1",
+            "port": {port}, "security": "none", "auth": {{"kind": "none"}}}},
+            "sender": {{"address": "alerts@example.com"}}, "send_frequency": 0,
+            "utf8_headers": false}}"#
+    );
+    let (status, created) = creating.request("POST", "/api/v1/profiles", Some(&profile));
+    assert_eq!(status, 201, "{created}");
+    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let settings = format!(
+        r#"{{"sending_enabled": true, "tenant_support_allowed": false,
+            "attach_system_info": false, "default_profile_id": "{id}"}}"#
+    );
+    let (status, body) = setting.request_with(
+        "PUT",
+        "/api/v1/settings",
+        Some(&settings),
+        "If-Match: \"0\"\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
 }

@@ -218,20 +218,12 @@ pub(super) async fn resolve(
             "sending is switched off in the global settings; nothing was stored",
         ));
     }
-    let own = match tenant {
-        Some(slug) => {
-            let row = state
-                .store
-                .get_tenant(slug)
-                .await
-                .map_err(|e| not_found_as("tenant", e))?;
-            let tenant: Tenant = decode("tenant", &row.id, &row.document)?;
-            match tenant.profile {
-                TenantProfile::Own(id) => Some(id),
-                TenantProfile::UseGlobal => None,
-            }
-        }
-        None => None,
+    let own = match load_tenant(state, tenant).await? {
+        Some(Tenant {
+            profile: TenantProfile::Own(id),
+            ..
+        }) => Some(id),
+        _ => None,
     };
     let routed = match (&own, sender) {
         (None, Some(sender)) => {
@@ -262,6 +254,17 @@ pub(super) async fn resolve(
         .map_err(|e| not_found_as("profile", e))?;
     let spec: ProfileSpec = decode("profile", &row.id, &row.document)?;
     Ok((row.id, spec))
+}
+
+/// The tenant named `slug`, if any; 404 when there is no such tenant.
+pub(super) async fn load_tenant(state: &AppState, slug: Option<&str>) -> ApiResult<Option<Tenant>> {
+    let Some(slug) = slug else { return Ok(None) };
+    let row = state
+        .store
+        .get_tenant(slug)
+        .await
+        .map_err(|e| not_found_as("tenant", e))?;
+    Ok(Some(decode("tenant", &row.id, &row.document)?))
 }
 
 /// The letter as the profile's rules make it: From (a template's own where the profile allows

@@ -11,15 +11,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use outmail_store::{Enqueued, NewMessage};
 use outmail_types::email::Charset;
-use outmail_types::settings::Tenant;
 use outmail_types::text::HeaderText;
 use outmail_types::{FieldError, FieldErrors, Mailbox, ProfileSpec};
 use serde::{Deserialize, Serialize};
 
-use super::documents::decode;
-use super::error::{ApiFailure, ApiResult, not_found_as};
+use super::error::{ApiFailure, ApiResult};
 use super::json::ApiJson;
-use super::messages::{QueuedAttachment, QueuedLetter, resolve};
+use super::messages::{QueuedAttachment, QueuedLetter, load_tenant, resolve};
 use super::references;
 use crate::state::AppState;
 
@@ -54,17 +52,7 @@ pub async fn create(
     ApiJson(request): ApiJson<SupportRequest>,
 ) -> ApiResult<Response> {
     let (global, _) = references::global_settings(&state).await?;
-    let tenant: Option<Tenant> = match &request.tenant {
-        Some(slug) => {
-            let row = state
-                .store
-                .get_tenant(slug)
-                .await
-                .map_err(|e| not_found_as("tenant", e))?;
-            Some(decode("tenant", &row.id, &row.document)?)
-        }
-        None => None,
-    };
+    let tenant = load_tenant(&state, request.tenant.as_deref()).await?;
     let support = match &tenant {
         Some(tenant) => tenant.effective_support_address(&global),
         None => global.support_address.as_ref(),
