@@ -8,11 +8,14 @@ use lettre::message::{Mailbox as LettreMailbox, MultiPart, SinglePart};
 use outmail_types::diagnosis::Stage;
 use outmail_types::{EmailAddress, Mailbox};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{MailError, Reason};
 use crate::smtp::Outgoing;
 
-/// A message to send, in outmail's types. Every address was parsed by `outmail-types`.
-#[derive(Debug, Clone)]
+/// A message to send, in outmail's types. Every address was parsed by `outmail-types`. It is
+/// also what the outbox stores (as JSON), so every attempt sends the same message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Letter {
     pub from: Mailbox,
     pub reply_to: Option<Mailbox>,
@@ -25,18 +28,37 @@ pub struct Letter {
     /// Extra `X-` headers.
     pub headers: Vec<(String, String)>,
     /// Files sent along (a support request's system information).
+    #[serde(default)]
     pub attachments: Vec<Attachment>,
     /// Without angle brackets: `uuid@domain`.
     pub message_id: String,
 }
 
 /// A file sent with a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     pub filename: String,
     /// A MIME type, `text/plain; charset=utf-8`.
     pub content_type: String,
+    /// In JSON as base64 (`content_base64`).
+    #[serde(rename = "content_base64", with = "base64_bytes")]
     pub content: Vec<u8>,
+}
+
+/// Bytes as a base64 string in JSON.
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&BASE64.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        BASE64.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Letter {

@@ -8,14 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use outmail_mail::{Letter, MailError, Secrets, Timeouts, Trace, Transport};
 use outmail_store::{AttemptOutcome, MessageRow};
 use outmail_types::{ProfileSpec, SecretSlot};
 use tokio::sync::Semaphore;
 
-use crate::api::messages::QueuedLetter;
 use crate::state::AppState;
 
 /// Messages claimed at once, and sent at once.
@@ -98,7 +95,7 @@ fn log(row: &MessageRow, outcome: &AttemptOutcome) {
 /// alternate for good (until an admin resets it) and the same attempt goes on through the
 /// alternate.
 async fn attempt(state: &AppState, row: &MessageRow) -> AttemptOutcome {
-    let queued: QueuedLetter = match serde_json::from_str(&row.document) {
+    let queued: Letter = match serde_json::from_str(&row.document) {
         Ok(letter) => letter,
         Err(error) => {
             return AttemptOutcome::Failed {
@@ -215,35 +212,13 @@ async fn send_through(
     }
 }
 
-/// The queued message as a letter, without the recipients the send frequency left out.
-fn letter_for(queued: QueuedLetter, suppressed_json: &str) -> Letter {
+/// The queued letter without the recipients the send frequency left out.
+fn letter_for(mut letter: Letter, suppressed_json: &str) -> Letter {
     let suppressed: Vec<String> = serde_json::from_str(suppressed_json).unwrap_or_default();
-    let keep = |list: Vec<outmail_types::Mailbox>| -> Vec<outmail_types::Mailbox> {
-        list.into_iter()
-            .filter(|m| !suppressed.contains(&m.address().to_string().to_lowercase()))
-            .collect()
-    };
-    Letter {
-        from: queued.from,
-        reply_to: queued.reply_to,
-        to: keep(queued.to),
-        cc: keep(queued.cc),
-        bcc: keep(queued.bcc),
-        subject: queued.subject,
-        text: queued.text,
-        html: queued.html,
-        headers: queued.headers,
-        attachments: queued
-            .attachments
-            .into_iter()
-            .map(|a| outmail_mail::Attachment {
-                filename: a.filename,
-                content_type: a.content_type,
-                content: BASE64.decode(a.content_base64).unwrap_or_default(),
-            })
-            .collect(),
-        message_id: queued.message_id,
+    for list in [&mut letter.to, &mut letter.cc, &mut letter.bcc] {
+        list.retain(|m| !suppressed.contains(&m.address().to_string().to_lowercase()));
     }
+    letter
 }
 
 /// What a failed attempt means: try again (transient, attempts left), or stop. A message whose

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use outmail_mail::Letter;
 use outmail_store::{Enqueued, MessageQuery, MessageRow, NewMessage};
 use outmail_types::email::Charset;
 use outmail_types::settings::{RoutingRule, Tenant, TenantProfile, route_for};
@@ -53,32 +54,6 @@ pub struct SendRequest {
     /// Extra `X-` headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-}
-
-/// The message as queued: everything a worker needs, already checked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct QueuedLetter {
-    pub from: Mailbox,
-    pub reply_to: Option<Mailbox>,
-    pub to: Vec<Mailbox>,
-    pub cc: Vec<Mailbox>,
-    pub bcc: Vec<Mailbox>,
-    pub subject: String,
-    pub text: Option<String>,
-    pub html: Option<String>,
-    pub headers: Vec<(String, String)>,
-    /// Files sent along, their content in base64.
-    #[serde(default)]
-    pub attachments: Vec<QueuedAttachment>,
-    /// Stable across attempts, so a retried message is recognisably the same one.
-    pub message_id: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct QueuedAttachment {
-    pub filename: String,
-    pub content_type: String,
-    pub content_base64: String,
 }
 
 /// The answer of `POST /messages`.
@@ -269,7 +244,7 @@ pub(super) async fn load_tenant(state: &AppState, slug: Option<&str>) -> ApiResu
 
 /// The letter as the profile's rules make it: From (a template's own where the profile allows
 /// it, the acting user where it sends as them), Reply-To, the signature, the headers.
-fn compose(request: &SendRequest, spec: &ProfileSpec) -> ApiResult<QueuedLetter> {
+fn compose(request: &SendRequest, spec: &ProfileSpec) -> ApiResult<Letter> {
     let charset = Charset::from_utf8_headers(spec.utf8_headers);
     let mut errors = FieldErrors::new();
     let mut mailboxes = |field: &str, list: &[String]| -> Vec<Mailbox> {
@@ -353,8 +328,8 @@ fn compose(request: &SendRequest, spec: &ProfileSpec) -> ApiResult<QueuedLetter>
         ),
     };
     let signature = spec.signature.as_ref().map(|s| s.as_str());
-    Ok(QueuedLetter {
-        message_id: outmail_mail::Letter::new_message_id(from.address()),
+    Ok(Letter {
+        message_id: Letter::new_message_id(from.address()),
         from,
         reply_to,
         to,
@@ -426,8 +401,8 @@ pub async fn resend(
         .get_message(&id)
         .await
         .map_err(|e| not_found_as("message", e))?;
-    let mut letter: QueuedLetter = decode("message", &row.id, &row.document)?;
-    letter.message_id = outmail_mail::Letter::new_message_id(letter.from.address());
+    let mut letter: Letter = decode("message", &row.id, &row.document)?;
+    letter.message_id = Letter::new_message_id(letter.from.address());
     let message = NewMessage {
         tenant_id: row.tenant_id.clone(),
         profile_id: row.profile_id.clone(),
@@ -456,7 +431,7 @@ fn suppressed_list(row: &MessageRow) -> Vec<String> {
 }
 
 fn view(row: &MessageRow) -> MessageView {
-    let letter: Option<QueuedLetter> = serde_json::from_str(&row.document).ok();
+    let letter: Option<Letter> = serde_json::from_str(&row.document).ok();
     MessageView {
         id: row.id.clone(),
         tenant: row.tenant_id.clone(),

@@ -7,8 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use outmail_mail::{Attachment, Letter};
 use outmail_store::{Enqueued, NewMessage};
 use outmail_types::email::Charset;
 use outmail_types::text::HeaderText;
@@ -17,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiFailure, ApiResult};
 use super::json::ApiJson;
-use super::messages::{QueuedAttachment, QueuedLetter, load_tenant, resolve};
+use super::messages::{load_tenant, resolve};
 use super::references;
 use crate::state::AppState;
 
@@ -74,17 +73,17 @@ pub async fn create(
         .map(|row| row.target)
         .unwrap_or_default();
     let attachments = if global.attach_system_info {
-        vec![QueuedAttachment {
+        vec![Attachment {
             filename: "system-info.txt".to_owned(),
             content_type: "text/plain; charset=utf-8".to_owned(),
-            content_base64: BASE64.encode(system_info(&request, &spec, &target)),
+            content: system_info(&request, &spec, &target).into_bytes(),
         }]
     } else {
         Vec::new()
     };
     let from = spec.sender.from_mailbox();
-    let letter = QueuedLetter {
-        message_id: outmail_mail::Letter::new_message_id(from.address()),
+    let letter = Letter {
+        message_id: Letter::new_message_id(from.address()),
         from,
         reply_to: Some(user),
         to: vec![support.clone()],
