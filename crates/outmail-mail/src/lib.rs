@@ -30,5 +30,6 @@ pub use error::{Blame, MailError, Reason};
 pub use message::{Attachment, Letter};
 pub use net::Timeouts;
 pub use oauth::{RefreshTokenSink, TokenCache};
+pub use smtp::{PoolSlot, SmtpPool};
 pub use trace::Trace;
 pub use transport::{OAuthRuntime, Receipt, Secrets, Transport};

@@ -3,8 +3,10 @@
 //! parses the replies and answers the SASL challenges; this module owns the stream so it can
 //! time each stage, upgrade to TLS itself and keep a redacted transcript.
 
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -73,13 +75,16 @@ pub struct Accepted {
     pub reply: String,
 }
 
-/// Runs one SMTP session. With `dry_run` it stops after RCPT (nothing is delivered).
+/// Runs one SMTP session. With `dry_run` it stops after RCPT (nothing is delivered). With a
+/// `pool`, the connection is kept open for the next message instead of closed (see
+/// [`SmtpPool`]).
 pub async fn deliver(
     trace: &mut Trace,
     target: &SmtpTarget,
     auth: &SmtpAuth,
     message: &Outgoing,
     dry_run: bool,
+    pool: Option<&PoolSlot>,
 ) -> Result<Option<Accepted>, MailError> {
     let (stream, acks) = net::open(
         trace,
@@ -89,6 +94,7 @@ pub async fn deliver(
         target.timeouts,
     )
     .await?;
+    let opened = Instant::now();
     let mut session = match Session::start(trace, target, stream, acks).await {
         Ok(session) => session,
         Err(e) if e.reason == Reason::Timeout && e.stage == Stage::Greeting => {
@@ -99,7 +105,12 @@ pub async fn deliver(
     let result = session.run(auth, message, dry_run).await;
     // After a failure the connection may be half-way through a reply: just close it.
     if result.is_ok() {
-        session.quit().await;
+        match pool.filter(|_| !dry_run) {
+            Some(slot) => {
+                slot.pool.park(&slot.key, session.park(), opened, 1).await;
+            }
+            None => session.quit().await,
+        }
     }
     result
 }
@@ -199,7 +210,39 @@ struct Session<'a> {
     reset_by_server: bool,
 }
 
+/// What stays of a session between two messages: the open (encrypted, authenticated)
+/// connection and what its EHLO offered.
+struct Connection {
+    io: BufReader<BoxedStream>,
+    caps: Capabilities,
+    encrypted: bool,
+    acks: QuickAck,
+}
+
 impl<'a> Session<'a> {
+    /// Takes up a parked connection again, recording into `trace`.
+    fn resume(trace: &'a mut Trace, target: &'a SmtpTarget, connection: Connection) -> Self {
+        Session {
+            trace,
+            target,
+            io: connection.io,
+            caps: connection.caps,
+            encrypted: connection.encrypted,
+            acks: connection.acks,
+            reset_by_server: false,
+        }
+    }
+
+    /// Ends the session without QUIT, keeping the connection for the next message.
+    fn park(self) -> Connection {
+        Connection {
+            io: self.io,
+            caps: self.caps,
+            encrypted: self.encrypted,
+            acks: self.acks,
+        }
+    }
+
     /// TLS (implicit), greeting and EHLO; then STARTTLS and EHLO again when required.
     async fn start(
         trace: &'a mut Trace,
@@ -354,6 +397,22 @@ impl<'a> Session<'a> {
             return Ok(None);
         }
         self.data(message).await.map(Some)
+    }
+
+    /// Sends one more message on an open connection: MAIL, RCPT, DATA.
+    async fn transaction(&mut self, message: &Outgoing) -> Result<Accepted, MailError> {
+        self.mail(message).await?;
+        self.rcpt(&message.envelope).await?;
+        self.data(message).await
+    }
+
+    /// `RSET`: proves a parked connection still works and starts a clean transaction.
+    async fn reset(&mut self) -> Result<(), MailError> {
+        let reply = self.command(Stage::Mail, "RSET\r\n", None).await?;
+        if reply.code != 250 {
+            return Err(rejection(Stage::Mail, &reply));
+        }
+        Ok(())
     }
 
     async fn authenticate(&mut self, auth: &SmtpAuth) -> Result<(), MailError> {
@@ -843,6 +902,168 @@ fn dot_stuff(message: &[u8]) -> Vec<u8> {
         out.truncate(out.len() - 2);
     }
     out
+}
+
+/// Open SMTP connections kept between messages, so a busy profile does not pay for TCP, TLS,
+/// EHLO and AUTH on every message. Connections are keyed by the caller (the delivery worker
+/// uses the profile and its version, so a changed profile never reuses an old connection).
+///
+/// A parked connection is used again only while it is young enough ([`IDLE_LIMIT`],
+/// [`AGE_LIMIT`], [`MESSAGES_LIMIT`]), and only after a `RSET` proves it alive: a server that
+/// closed it in the meantime costs one round trip, and the message goes over a new connection.
+#[derive(Default)]
+pub struct SmtpPool {
+    idle: Mutex<HashMap<String, Vec<Parked>>>,
+}
+
+/// A connection waiting for its next message.
+struct Parked {
+    connection: Connection,
+    opened: Instant,
+    parked: Instant,
+    /// Messages sent on it so far.
+    messages: u32,
+}
+
+/// Which pool a transport's connections go to, under which key.
+#[derive(Clone)]
+pub struct PoolSlot {
+    pub pool: Arc<SmtpPool>,
+    pub key: String,
+}
+
+impl std::fmt::Debug for PoolSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolSlot").field("key", &self.key).finish()
+    }
+}
+
+/// A parked connection idle longer is closed: servers drop idle clients after a while (RFC
+/// 5321 suggests 5 minutes; some are quicker), and an idle socket holds a server slot.
+pub const IDLE_LIMIT: Duration = Duration::from_secs(30);
+/// However busy, a connection is closed after this long or this many messages, so that a
+/// server's per-connection limits and a renewed OAuth token take effect.
+pub const AGE_LIMIT: Duration = Duration::from_secs(5 * 60);
+pub const MESSAGES_LIMIT: u32 = 100;
+/// At most this many idle connections per key (the worker's concurrency).
+pub const IDLE_PER_KEY: usize = 8;
+
+impl SmtpPool {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends `message` on a parked connection of `slot`, if one is still alive. `Ok(None)`:
+    /// there was none, open a new one. An error is the server's answer to this message on a
+    /// working connection.
+    pub async fn send_on_parked(
+        &self,
+        slot: &PoolSlot,
+        trace: &mut Trace,
+        target: &SmtpTarget,
+        message: &Outgoing,
+    ) -> Result<Option<Accepted>, MailError> {
+        while let Some(parked) = self.take(&slot.key) {
+            // The liveness check goes to a scratch trace: a dead connection is routine and no
+            // part of this message's story.
+            let mut scratch = Trace::new();
+            let mut session = Session::resume(&mut scratch, target, parked.connection);
+            if session.reset().await.is_err() {
+                continue;
+            }
+            let connection = session.park();
+            trace.note(&format!(
+                "reusing the connection to {}:{} opened {} s ago (message {} on it)",
+                target.host,
+                target.port,
+                parked.opened.elapsed().as_secs(),
+                parked.messages + 1
+            ));
+            let mut session = Session::resume(trace, target, connection);
+            let accepted = session.transaction(message).await?;
+            self.park(
+                &slot.key,
+                session.park(),
+                parked.opened,
+                parked.messages + 1,
+            )
+            .await;
+            return Ok(Some(accepted));
+        }
+        Ok(None)
+    }
+
+    /// Keeps `connection` for the next message, or closes it when it has served its time or
+    /// the key has enough idle ones.
+    async fn park(&self, key: &str, connection: Connection, opened: Instant, messages: u32) {
+        if messages < MESSAGES_LIMIT && opened.elapsed() < AGE_LIMIT {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let parked = idle.entry(key.to_owned()).or_default();
+            if parked.len() < IDLE_PER_KEY {
+                parked.push(Parked {
+                    connection,
+                    opened,
+                    parked: Instant::now(),
+                    messages,
+                });
+                return;
+            }
+        }
+        close(connection).await;
+    }
+
+    /// The most recently parked connection of `key` still young enough; older ones are
+    /// closed in the background.
+    fn take(&self, key: &str) -> Option<Parked> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let parked = idle.get_mut(key)?;
+        while let Some(candidate) = parked.pop() {
+            if candidate.parked.elapsed() < IDLE_LIMIT && candidate.opened.elapsed() < AGE_LIMIT {
+                return Some(candidate);
+            }
+            tokio::spawn(close(candidate.connection));
+        }
+        None
+    }
+
+    /// Closes every connection idle for longer than [`IDLE_LIMIT`]; called when the caller has
+    /// nothing to send.
+    pub async fn sweep(&self) {
+        let stale: Vec<Connection> = {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let mut stale = Vec::new();
+            for parked in idle.values_mut() {
+                let (keep, old): (Vec<Parked>, Vec<Parked>) = std::mem::take(parked)
+                    .into_iter()
+                    .partition(|p| p.parked.elapsed() < IDLE_LIMIT);
+                *parked = keep;
+                stale.extend(old.into_iter().map(|p| p.connection));
+            }
+            idle.retain(|_, parked| !parked.is_empty());
+            stale
+        };
+        for connection in stale {
+            close(connection).await;
+        }
+    }
+
+    /// How many connections are parked (for tests and metrics).
+    pub fn idle_count(&self) -> usize {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.values().map(Vec::len).sum()
+    }
+}
+
+/// Says QUIT and closes, without waiting long for the answer.
+async fn close(connection: Connection) {
+    let mut io = connection.io;
+    let _ = timeout(Duration::from_secs(2), async {
+        io.get_mut().write_all(Quit.to_string().as_bytes()).await?;
+        io.get_mut().flush().await?;
+        let mut line = Vec::new();
+        io.read_until(b'\n', &mut line).await
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::message::Letter;
 use crate::net::{ProxySettings, Timeouts};
 use crate::ntlm::NtlmCredentials;
 use crate::oauth::{self, RefreshTokenSink, TokenCache, TokenRequest, TokenSource};
-use crate::smtp::{self, SmtpAuth, SmtpTarget};
+use crate::smtp::{self, PoolSlot, SmtpAuth, SmtpTarget};
 use crate::tls::TlsSettings;
 use crate::trace::Trace;
 
@@ -86,6 +86,7 @@ pub struct Transport {
     secrets: Secrets,
     timeouts: Timeouts,
     oauth: OAuthRuntime,
+    pool: Option<PoolSlot>,
 }
 
 impl Transport {
@@ -95,12 +96,20 @@ impl Transport {
             secrets,
             timeouts,
             oauth: OAuthRuntime::default(),
+            pool: None,
         }
     }
 
     /// Uses `runtime` for OAuth tokens (without it, every send fetches a new token).
     pub fn with_oauth(mut self, runtime: OAuthRuntime) -> Self {
         self.oauth = runtime;
+        self
+    }
+
+    /// Keeps SMTP connections open in `slot` between messages (a test send never does: it
+    /// proves every stage).
+    pub fn with_pool(mut self, slot: PoolSlot) -> Self {
+        self.pool = Some(slot);
         self
     }
 
@@ -140,10 +149,24 @@ impl Transport {
                 let outgoing = letter.to_smtp()?;
                 let target = self.smtp_target(smtp)?;
                 trace.pass(prepared);
-                let auth = self.smtp_auth(trace, &smtp.auth).await?;
-                smtp::deliver(trace, &target, &auth, &outgoing, dry_run)
-                    .await?
-                    .map(|accepted| accepted.reply)
+                let pool = self.pool.as_ref().filter(|_| !dry_run);
+                let reused = match pool {
+                    Some(slot) => {
+                        slot.pool
+                            .send_on_parked(slot, trace, &target, &outgoing)
+                            .await?
+                    }
+                    None => None,
+                };
+                match reused {
+                    Some(accepted) => Some(accepted.reply),
+                    None => {
+                        let auth = self.smtp_auth(trace, &smtp.auth).await?;
+                        smtp::deliver(trace, &target, &auth, &outgoing, dry_run, pool)
+                            .await?
+                            .map(|accepted| accepted.reply)
+                    }
+                }
             }
             SpecTransport::Local(local) => {
                 let outgoing = letter.to_smtp()?;

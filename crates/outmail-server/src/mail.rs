@@ -1,11 +1,12 @@
 //! What the server keeps for sending: OAuth access tokens per profile configuration (in
-//! memory), rotated refresh tokens written back sealed, and consents in progress.
+//! memory), rotated refresh tokens written back sealed, consents in progress, and the SMTP
+//! connections the delivery worker keeps open between messages.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use outmail_mail::{OAuthRuntime, RefreshTokenSink, TokenCache};
+use outmail_mail::{OAuthRuntime, PoolSlot, RefreshTokenSink, SmtpPool, TokenCache};
 use outmail_store::Store;
 use outmail_types::{ProfileSpec, SecretSlot, SecretString};
 
@@ -18,6 +19,8 @@ const MAX_PENDING_CONSENTS: usize = 256;
 /// Shared by every request of one server.
 pub struct MailRuntime {
     pub tokens: Arc<TokenCache>,
+    /// Open SMTP connections of the delivery worker, per profile version.
+    pub smtp_pool: Arc<SmtpPool>,
     consents: Mutex<HashMap<String, PendingConsent>>,
     /// Wakes this process's delivery worker when a message is queued.
     new_mail: tokio::sync::Notify,
@@ -50,6 +53,7 @@ impl MailRuntime {
     pub fn new(delivery_lease: Duration) -> Self {
         Self {
             tokens: Arc::default(),
+            smtp_pool: Arc::default(),
             consents: Mutex::default(),
             new_mail: tokio::sync::Notify::new(),
             delivery_lease,
@@ -70,6 +74,15 @@ impl MailRuntime {
             cache: Some(self.tokens.clone()),
             sink,
             fresh: false,
+        }
+    }
+
+    /// Where the delivery worker keeps connections to profile `profile_id` as saved at
+    /// `version`: an edited profile starts afresh, and no connection outlives its settings.
+    pub fn pool_for(&self, profile_id: &str, version: i64) -> PoolSlot {
+        PoolSlot {
+            pool: self.smtp_pool.clone(),
+            key: format!("{profile_id}@{version}"),
         }
     }
 

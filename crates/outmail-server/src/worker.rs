@@ -49,6 +49,7 @@ async fn run(state: AppState) {
         };
         if claimed.is_empty() {
             // Woken by a new message, or looking again after a while (retries fall due).
+            state.mail.smtp_pool.sweep().await;
             let _ = tokio::time::timeout(IDLE_POLL, state.mail.workers_wanted()).await;
             continue;
         }
@@ -203,7 +204,9 @@ async fn send_through(
         .map_err(Attempt::Later)?;
     let alternate = spec.alternate_profile_id.as_ref().map(ToString::to_string);
     let oauth = state.mail.oauth_for(&state.store, Some(profile_id), &spec);
-    let transport = Transport::new(spec, secrets, Timeouts::default()).with_oauth(oauth);
+    let transport = Transport::new(spec, secrets, Timeouts::default())
+        .with_oauth(oauth)
+        .with_pool(state.mail.pool_for(profile_id, profile.version));
     let mut trace = Trace::new();
     match transport.send(&mut trace, letter, false).await {
         Ok(Some(receipt)) => Ok(format!("{server}: {}", receipt.reply)),

@@ -69,6 +69,9 @@ Flags
 --reject-rcpt-domain D
                      RCPT TO an address at domain D (case-insensitive) is
                      refused.
+--idle-timeout S     Close a connection that sends nothing for S seconds
+                     (aiosmtpd ``timeout``, default 300), answering
+                     ``421 4.4.2 localhost Error: timeout exceeded``.
 --log-level LEVEL    debug, info (default), warning, error.
 --exit-on-stdin-eof  See above.
 
@@ -84,7 +87,10 @@ null), ``auth_login`` (user name or null; for NTLM ``DOMAIN\\user`` with
 both as the client sent them, --ntlm-domain standing in for an empty domain),
 ``xoauth2_sasl`` (the exact decoded SASL string of the successful XOAUTH2
 exchange, or null) and ``tls`` (bool: whether the session carrying the
-message was encrypted, by STARTTLS or implicitly).
+message was encrypted, by STARTTLS or implicitly), ``client_port`` (the
+client's TCP port: messages sharing one are from one connection) and
+``connection_message`` (1 for the first message on its connection, 2 for the
+next, ...).
 
 Replies (exact lines)
 ---------------------
@@ -213,6 +219,7 @@ class PeerConfig:
         self.spool = ns.spool
         self.max_size = ns.max_size
         self.data_delay = ns.data_delay
+        self.idle_timeout = ns.idle_timeout
         self.reject_domain = (
             ns.reject_rcpt_domain.lower() if ns.reject_rcpt_domain else None
         )
@@ -423,6 +430,8 @@ class PeerHandler:
             "auth_login": auth.get("login"),
             "xoauth2_sasl": auth.get("xoauth2_sasl"),
             "tls": server.is_encrypted(),
+            "client_port": session.peer[1] if session.peer else None,
+            "connection_message": self.count_on(session),
         }
         if self.config.spool is not None:
             path = self.write_spool(record)
@@ -430,6 +439,12 @@ class PeerHandler:
         else:
             LOG.info("accepted message from %r (no spool)", envelope.mail_from)
         return REPLY_OK
+
+    @staticmethod
+    def count_on(session):
+        """Messages taken on this session's connection, this one included."""
+        session.peer_messages = getattr(session, "peer_messages", 0) + 1
+        return session.peer_messages
 
     def write_spool(self, record):
         spool = self.config.spool
@@ -487,6 +502,7 @@ def parse_args(argv):
     parser.add_argument("--max-size", type=peer_common.positive_int)
     parser.add_argument("--data-delay", type=float, default=0.0)
     parser.add_argument("--reject-rcpt-domain")
+    parser.add_argument("--idle-timeout", type=float, default=300.0)
     peer_common.add_standard_flags(parser)
     ns = parser.parse_args(argv)
 
@@ -543,6 +559,7 @@ async def serve(config):
             auth_require_tls=config.tls == "starttls",
             auth_exclude_mechanism=excluded,
             authenticator=handler.check_login,
+            timeout=config.idle_timeout,
             loop=loop,
         )
 

@@ -333,6 +333,72 @@ async fn a_drop_after_the_final_dot_is_not_sent_again(app: &TestApp) {
     assert_eq!(state.json["active"], false);
 }
 
+/// The worker keeps connections open between messages: a burst shares a few connections (at
+/// most one per concurrent send), and an edited profile never reuses a connection opened for
+/// its old settings.
+async fn the_worker_reuses_connections_until_the_profile_changes(app: &TestApp) {
+    let peer = SmtpPeer::start(&[]);
+    let profile = global_profile(app, &peer).await;
+    let mut ids = Vec::new();
+    for n in 0..24 {
+        let body = json!({"to": [format!("n{n}@example.net")], "subject": format!("Burst {n}"), "text": "x"});
+        ids.push(
+            send(app, &body).await.json["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let _worker = app.start_worker();
+    for id in &ids {
+        assert_eq!(settled(app, id).await["status"], "sent");
+    }
+    let ports = |messages: &[Value]| {
+        let mut ports: Vec<u64> = messages
+            .iter()
+            .map(|m| m["client_port"].as_u64().unwrap())
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    };
+    let burst = peer.messages();
+    assert_eq!(burst.len(), 24);
+    let used = ports(&burst);
+    assert!(
+        used.len() <= 8,
+        "at most one connection per concurrent send: {used:?}"
+    );
+    assert!(
+        burst
+            .iter()
+            .any(|m| m["connection_message"].as_u64() > Some(1)),
+        "some connection carried more than one message"
+    );
+
+    let current = app.get(&format!("/api/v1/profiles/{profile}")).await;
+    let etag = format!("\"{}\"", current.json["version"]);
+    let mut edited = peer_profile("Global", peer.port);
+    edited["signature"] = json!("The edited team");
+    let saved = app
+        .put(&format!("/api/v1/profiles/{profile}"), &etag, &edited)
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    let after = send(app, &alert("late@example.net")).await;
+    assert_eq!(
+        settled(app, after.json["id"].as_str().unwrap()).await["status"],
+        "sent"
+    );
+    let all = peer.messages();
+    let last = all.last().unwrap();
+    assert!(last["data"].as_str().unwrap().contains("The edited team"));
+    assert_eq!(
+        last["connection_message"], 1,
+        "a new connection for the new settings"
+    );
+    assert!(!used.contains(&last["client_port"].as_u64().unwrap()));
+}
+
 /// Two workers (as two replicas would) share the outbox: every message once.
 async fn two_workers_deliver_every_message_exactly_once(app: &TestApp) {
     let peer = SmtpPeer::start(&[]);
@@ -481,6 +547,7 @@ on_both_backends!(
     a_primary_that_drops_mid_data_fails_over_and_the_message_arrives_once,
     a_drop_after_the_final_dot_is_not_sent_again,
     two_workers_deliver_every_message_exactly_once,
+    the_worker_reuses_connections_until_the_profile_changes,
     a_message_is_queued_then_delivered_through_the_global_profile,
     the_same_alert_within_the_window_is_suppressed_and_logged,
     an_idempotency_key_returns_the_first_message,
