@@ -7,6 +7,8 @@ use leptos_router::{
     components::{A, Route, Router, Routes},
 };
 
+mod api;
+mod components;
 mod pages;
 
 /// The product name, shown in the title bar and the header.

@@ -56,6 +56,18 @@ impl Store {
         })
     }
 
+    /// Every profile sending through its alternate now, oldest failover first.
+    pub async fn active_failovers(&self) -> Result<Vec<FailoverRow>, StoreError> {
+        with_pool!(self, pool => {
+            Ok(sqlx::query_as::<_, FailoverRow>(
+                "SELECT profile_id, alternate_id, since, reason FROM failovers \
+                 ORDER BY since, profile_id",
+            )
+            .fetch_all(pool)
+            .await?)
+        })
+    }
+
     /// Moves `profile_id` to `alternate_id`; returns whether this call did it (another worker
     /// or replica may have been first; the history gets one entry either way).
     pub async fn fail_over(

@@ -73,6 +73,30 @@ impl Date {
     }
 }
 
+/// A Unix time in milliseconds as `YYYY-MM-DD HH:MM:SS UTC`: the same text on the server and in
+/// the browser, so a server-rendered time never changes on hydration.
+pub fn format_unix_ms(unix_ms: i64) -> String {
+    let seconds = unix_ms.div_euclid(1000);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days, the inverse of `unix_start`.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
 fn days_in_month(year: i32, month: u32) -> u32 {
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     match month {
@@ -105,6 +129,20 @@ impl From<Date> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_milliseconds_format_as_utc_and_agree_with_dates() {
+        assert_eq!(format_unix_ms(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_unix_ms(1_795_374_303_999), "2026-11-22 19:05:03 UTC");
+        assert_eq!(format_unix_ms(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        for text in ["2000-03-01", "2024-02-29", "2099-12-31", "2199-01-01"] {
+            let date = Date::parse(text).unwrap();
+            assert_eq!(
+                format_unix_ms(date.unix_start() * 1000),
+                format!("{text} 00:00:00 UTC")
+            );
+        }
+    }
 
     #[test]
     fn dates_parse_and_count_from_the_unix_epoch() {

@@ -9,6 +9,7 @@
 //! - [`profile`]: drafts, validation, specs, secret slots and plans, views, JSON examples.
 //! - [`settings`]: global settings, tenants, routing rules, list queries, export documents.
 //! - [`diagnosis`]: the test send request and its staged report.
+//! - [`delivery`]: the delivery log and the failover state.
 //! - `openapi` (feature `openapi`, server only): the utoipa schemas of every API body.
 //!
 //! Every parser takes "now" as a parameter where it needs one: `SystemTime::now()` panics on
@@ -19,6 +20,7 @@ mod macros;
 
 pub mod cert;
 pub mod date;
+pub mod delivery;
 pub mod diagnosis;
 pub mod email;
 pub mod error;

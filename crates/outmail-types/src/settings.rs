@@ -79,6 +79,15 @@ pub struct GlobalSettings {
     pub attach_system_info: bool,
 }
 
+/// The global settings as the API answers them, with the version to send back in `If-Match`
+/// (0 until first saved).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GlobalSettingsView {
+    pub version: i64,
+    pub settings: GlobalSettingsDraft,
+}
+
 impl Default for GlobalSettings {
     /// A fresh installation: switched on, but with no default profile nothing is sent yet.
     fn default() -> Self {

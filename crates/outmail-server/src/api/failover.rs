@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use outmail_store::{FailoverEvent, FailoverRow};
-use serde::Serialize;
+use outmail_types::delivery::{ActiveFailover, FailoverEntry, FailoverView};
 
 use super::error::ApiResult;
 use super::extract::ApiPath;
@@ -14,28 +14,20 @@ use crate::state::AppState;
 /// How many history entries are shown.
 const HISTORY: i64 = 50;
 
-/// `GET /profiles/{id}/failover`
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FailoverView {
-    /// Whether the profile sends through its alternate now.
-    pub active: bool,
-    pub alternate_profile_id: Option<String>,
-    /// Unix milliseconds.
-    pub since: Option<i64>,
-    /// The failure that moved it.
-    pub reason: Option<String>,
-    /// Failovers and resets, newest first.
-    pub history: Vec<FailoverEntry>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FailoverEntry {
-    /// `failed_over` or `reset`.
-    pub kind: String,
-    pub alternate_profile_id: Option<String>,
-    pub reason: String,
-    /// Unix milliseconds.
-    pub at: i64,
+/// `GET /failovers`
+#[utoipa::path(get, path = "/failovers", tag = "profiles", responses((status = 200, description = "every profile sending through its alternate now, oldest first", body = Vec<ActiveFailover>)))]
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ActiveFailover>>> {
+    let rows = state.store.active_failovers().await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|f| ActiveFailover {
+                profile_id: f.profile_id,
+                alternate_profile_id: f.alternate_id,
+                since: f.since,
+                reason: f.reason,
+            })
+            .collect(),
+    ))
 }
 
 /// `GET /profiles/{id}/failover`

@@ -11,11 +11,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use outmail_mail::Letter;
 use outmail_store::{Enqueued, MessageQuery, MessageRow, NewMessage};
+use outmail_types::delivery::{MessageStatus, MessageView, SendAccepted};
 use outmail_types::email::Charset;
 use outmail_types::settings::{RoutingRule, Tenant, TenantProfile, route_for};
 use outmail_types::text::HeaderText;
 use outmail_types::{EmailAddress, FieldErrors, Mailbox, ProfileSpec};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::documents::decode;
 use super::error::{ApiFailure, ApiResult, not_found_as};
@@ -56,41 +57,10 @@ pub struct SendRequest {
     pub headers: BTreeMap<String, String>,
 }
 
-/// The answer of `POST /messages`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SendAccepted {
-    pub id: String,
-    /// `queued`, or `suppressed` when every recipient had this alert within the window.
-    pub status: String,
-    /// Recipients left out by the profile's send frequency.
-    pub suppressed: Vec<String>,
-    /// The profile that will send it.
-    pub profile_id: String,
-}
-
-/// One message in the delivery log.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MessageView {
-    pub id: String,
-    pub tenant: Option<String>,
-    pub profile_id: String,
-    /// `queued`, `sent`, `failed` or `suppressed`.
-    pub status: String,
-    pub attempts: i64,
-    pub subject: String,
-    pub to: Vec<String>,
-    pub server_used: Option<String>,
-    pub last_error: Option<String>,
-    pub suppressed_recipients: Vec<String>,
-    /// Unix milliseconds.
-    pub next_attempt_at: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
 /// `GET /messages` filters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct LogParams {
+    /// `queued`, `sent`, `failed` or `suppressed`.
     pub status: Option<String>,
     pub tenant: Option<String>,
     /// Only messages created before this (unix ms), to page back.
@@ -162,16 +132,16 @@ pub async fn send(
                 tracing::info!(message = %row.id, "suppressed by the send frequency");
             }
             SendAccepted {
+                status: status_of(&row),
                 id: row.id,
-                status: row.status,
                 suppressed,
                 profile_id,
             }
         }
         Enqueued::Replayed(row) => SendAccepted {
             suppressed: suppressed_list(&row),
+            status: status_of(&row),
             id: row.id,
-            status: row.status,
             profile_id: row.profile_id,
         },
     };
@@ -363,10 +333,22 @@ pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<LogParams>,
 ) -> ApiResult<Json<Vec<MessageView>>> {
+    let status = params
+        .status
+        .map(|name| {
+            MessageStatus::parse(&name).ok_or_else(|| {
+                ApiFailure::invalid_field(
+                    "status",
+                    "invalid",
+                    "use queued, sent, failed or suppressed",
+                )
+            })
+        })
+        .transpose()?;
     let rows = state
         .store
         .list_messages(&MessageQuery {
-            status: params.status,
+            status: status.map(|s| s.as_str().to_owned()),
             tenant_id: params.tenant,
             before: params.before,
             limit: params.limit.unwrap_or(100),
@@ -418,12 +400,18 @@ pub async fn resend(
     };
     state.mail.wake_workers();
     let answer = SendAccepted {
+        status: status_of(&queued),
         id: queued.id,
-        status: queued.status,
         suppressed: Vec::new(),
         profile_id: queued.profile_id,
     };
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+/// The stored status; the store writes only the names [`MessageStatus`] knows (a test below
+/// holds them together), so anything else would be a row from a newer version: shown failed.
+fn status_of(row: &MessageRow) -> MessageStatus {
+    MessageStatus::parse(&row.status).unwrap_or(MessageStatus::Failed)
 }
 
 fn suppressed_list(row: &MessageRow) -> Vec<String> {
@@ -436,7 +424,7 @@ fn view(row: &MessageRow) -> MessageView {
         id: row.id.clone(),
         tenant: row.tenant_id.clone(),
         profile_id: row.profile_id.clone(),
-        status: row.status.clone(),
+        status: status_of(row),
         attempts: row.attempts,
         subject: letter
             .as_ref()
@@ -451,5 +439,22 @@ fn view(row: &MessageRow) -> MessageView {
         next_attempt_at: row.next_attempt_at,
         created_at: row.created_at,
         updated_at: row.updated_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_writes_the_statuses_the_api_names() {
+        for (stored, status) in [
+            (outmail_store::QUEUED, MessageStatus::Queued),
+            (outmail_store::SENT, MessageStatus::Sent),
+            (outmail_store::FAILED, MessageStatus::Failed),
+            (outmail_store::SUPPRESSED, MessageStatus::Suppressed),
+        ] {
+            assert_eq!(MessageStatus::parse(stored), Some(status));
+        }
     }
 }

@@ -67,6 +67,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::get))
         .routes(routes!(messages::resend))
         .routes(routes!(support::create))
+        .routes(routes!(failover::list))
         .routes(routes!(failover::get))
         .routes(routes!(failover::reset))
         .routes(routes!(settings::get, settings::update))

@@ -2,8 +2,7 @@
 
 use axum::{extract::State, http::StatusCode, response::Response};
 use outmail_types::error::ApiError;
-use outmail_types::settings::GlobalSettingsDraft;
-use serde::{Deserialize, Serialize};
+use outmail_types::settings::{GlobalSettingsDraft, GlobalSettingsView};
 
 use super::{
     documents::encode,
@@ -14,13 +13,6 @@ use super::{
     respond::with_etag,
 };
 use crate::state::AppState;
-
-/// The global settings and the version to send back in `If-Match` (0 until first saved).
-#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
-pub struct GlobalSettingsView {
-    pub version: i64,
-    pub settings: GlobalSettingsDraft,
-}
 
 /// `GET /settings`
 #[utoipa::path(get, path = "/settings", tag = "settings", responses((status = 200, description = "the global settings (version 0 until first saved)", body = GlobalSettingsView, headers(("ETag" = String)))))]

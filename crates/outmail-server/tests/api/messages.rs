@@ -265,6 +265,15 @@ async fn a_primary_that_drops_mid_data_fails_over_and_the_message_arrives_once(a
         .get(&format!("/api/v1/profiles/{primary}/failover"))
         .await;
     assert_eq!(state.json["active"], true, "{}", state.text);
+    let active = app.get("/api/v1/failovers").await;
+    assert_eq!(
+        active.json.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        active.text
+    );
+    assert_eq!(active.json[0]["profile_id"], primary.as_str());
+    assert_eq!(active.json[0]["reason"], state.json["reason"]);
     assert!(
         state.json["reason"]
             .as_str()
@@ -300,6 +309,7 @@ async fn a_primary_that_drops_mid_data_fails_over_and_the_message_arrives_once(a
         )
         .await;
     assert_eq!(reset.json["active"], false, "{}", reset.text);
+    assert_eq!(app.get("/api/v1/failovers").await.json, json!([]));
     let kinds: Vec<&str> = reset.json["history"]
         .as_array()
         .unwrap()

@@ -7,7 +7,7 @@ use crate::support::TestApp;
 
 /// Every operation the API has. A route added without documentation, or documentation for a
 /// route that is gone, makes this list disagree with the document.
-const OPERATIONS: [(&str, &str); 31] = [
+const OPERATIONS: [(&str, &str); 32] = [
     ("get", "/health"),
     ("get", "/profiles"),
     ("post", "/profiles"),
@@ -22,6 +22,7 @@ const OPERATIONS: [(&str, &str); 31] = [
     ("get", "/messages"),
     ("get", "/messages/{id}"),
     ("post", "/messages/{id}/resend"),
+    ("get", "/failovers"),
     ("get", "/profiles/{id}/failover"),
     ("post", "/support-requests"),
     ("post", "/profiles/{id}/failover/reset"),

@@ -123,6 +123,16 @@ impl TransportKind {
         }
     }
 
+    /// The name people know it by.
+    pub fn label(self) -> &'static str {
+        match self {
+            TransportKind::Smtp => "SMTP",
+            TransportKind::Local => "Local MTA",
+            TransportKind::Ews => "EWS",
+            TransportKind::Graph => "Microsoft Graph",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<TransportKind> {
         TransportKind::ALL
             .into_iter()

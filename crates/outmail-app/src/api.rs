@@ -1,0 +1,150 @@
+//! The REST API from the browser: JSON over `fetch` (gloo-net), errors as the server's
+//! [`ApiError`]. Pages load their data with `LocalResource`, which runs only in the browser:
+//! the server renders the loading state, of the same size, and hydration fills it in.
+
+use outmail_types::ApiError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The API's base path.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub const BASE: &str = "/api/v1";
+
+/// A request that did not succeed: the server's error body, or a network failure put in the
+/// same shape so a page has one thing to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The HTTP status; 0 when the server was not reached.
+    pub status: u16,
+    pub error: ApiError,
+}
+
+impl Problem {
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn unreachable(detail: impl std::fmt::Display) -> Self {
+        Self {
+            status: 0,
+            error: ApiError::new(
+                "unreachable",
+                format!("outmail could not be reached: {detail}"),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.error.message)
+    }
+}
+
+/// The body of a `POST` that needs none: `{}`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Empty {}
+
+/// A successful answer and its ETag (the resource's version), when it has one.
+#[derive(Debug, Clone)]
+pub struct Tagged<T> {
+    pub body: T,
+    pub etag: Option<String>,
+}
+
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, Problem> {
+    send::<(), T>("GET", path, None, None).await.map(|t| t.body)
+}
+
+pub async fn get_tagged<T: DeserializeOwned>(path: &str) -> Result<Tagged<T>, Problem> {
+    send::<(), T>("GET", path, None, None).await
+}
+
+pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Problem> {
+    send("POST", path, Some(body), None).await.map(|t| t.body)
+}
+
+/// `PUT` with `If-Match`: refused with 412 when someone saved a newer version meanwhile.
+pub async fn put<B: Serialize, T: DeserializeOwned>(
+    path: &str,
+    etag: &str,
+    body: &B,
+) -> Result<Tagged<T>, Problem> {
+    send("PUT", path, Some(body), Some(etag)).await
+}
+
+/// `DELETE` with `If-Match`.
+pub async fn delete(path: &str, etag: &str) -> Result<(), Problem> {
+    send::<(), serde::de::IgnoredAny>("DELETE", path, None, Some(etag))
+        .await
+        .map(|_| ())
+}
+
+#[cfg(feature = "hydrate")]
+async fn send<B: Serialize, T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: Option<&B>,
+    etag: Option<&str>,
+) -> Result<Tagged<T>, Problem> {
+    use gloo_net::http::{Method, RequestBuilder};
+
+    let url = format!("{BASE}{path}");
+    let method = match method {
+        "POST" => Method::POST,
+        "PUT" => Method::PUT,
+        "DELETE" => Method::DELETE,
+        _ => Method::GET,
+    };
+    let mut request = RequestBuilder::new(&url)
+        .method(method)
+        .header("Accept", "application/json");
+    if let Some(etag) = etag {
+        request = request.header("If-Match", etag);
+    }
+    let request = match body {
+        Some(body) => request.json(body).map_err(Problem::unreachable)?,
+        None => request.build().map_err(Problem::unreachable)?,
+    };
+    let response = request.send().await.map_err(Problem::unreachable)?;
+    let status = response.status();
+    let etag = response.headers().get("etag");
+    if (200..300).contains(&status) {
+        let text = response.text().await.map_err(Problem::unreachable)?;
+        // 204 and empty bodies read as JSON null.
+        let text = if text.is_empty() { "null" } else { &text };
+        let body = serde_json::from_str(text).map_err(|e| Problem {
+            status,
+            error: ApiError::new("unreadable", format!("the answer could not be read: {e}")),
+        })?;
+        return Ok(Tagged { body, etag });
+    }
+    let error = response
+        .json::<ApiError>()
+        .await
+        .unwrap_or_else(|_| ApiError::new("http_error", format!("the server answered {status}")));
+    Err(Problem { status, error })
+}
+
+/// On the server nothing is fetched (resources load in the browser); this only keeps the
+/// pages compiling for server rendering.
+#[cfg(not(feature = "hydrate"))]
+async fn send<B: Serialize, T: DeserializeOwned>(
+    _method: &str,
+    _path: &str,
+    _body: Option<&B>,
+    _etag: Option<&str>,
+) -> Result<Tagged<T>, Problem> {
+    std::future::pending().await
+}
+
+/// Percent-encodes one query value.
+pub fn query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}

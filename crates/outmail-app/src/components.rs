@@ -1,0 +1,110 @@
+//! Small pieces every page uses: the loading and error states, badges, times and the
+//! confirmation dialog.
+
+use leptos::prelude::*;
+use outmail_types::delivery::MessageStatus;
+
+use crate::api::Problem;
+
+/// What a page shows while its data loads: a fixed-height block, so the page does not jump
+/// when the data arrives.
+#[component]
+pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
+    view! {
+        <p class="loading" aria-busy="true">
+            {format!("Loading {what}…")}
+        </p>
+    }
+}
+
+/// A failed request, in words, with the server's field errors when it named any.
+#[component]
+pub fn ProblemNotice(problem: Problem) -> impl IntoView {
+    let fields: Vec<String> = problem
+        .error
+        .fields
+        .iter()
+        .flat_map(|(path, errors)| errors.iter().map(move |e| format!("{path}: {}", e.message)))
+        .collect();
+    view! {
+        <div class="notice error" role="alert">
+            <p>{problem.error.message.clone()}</p>
+            <ul>{fields.into_iter().map(|f| view! { <li>{f}</li> }).collect_view()}</ul>
+        </div>
+    }
+}
+
+/// A message's status as a coloured word.
+#[component]
+pub fn StatusBadge(status: MessageStatus) -> impl IntoView {
+    view! { <span class=format!("badge status-{}", status.as_str())>{status.label()}</span> }
+}
+
+/// A Unix time in milliseconds, in UTC, machine-readable too.
+#[component]
+pub fn Time(unix_ms: i64) -> impl IntoView {
+    let text = outmail_types::date::format_unix_ms(unix_ms);
+    let machine = text.trim_end_matches(" UTC").replace(' ', "T") + "Z";
+    view! { <time datetime=machine>{text}</time> }
+}
+
+/// A modal question with a destructive answer. `open` shows it; Cancel, Escape and the
+/// answer close it. Focus starts on Cancel, the safe choice.
+#[component]
+pub fn ConfirmDialog(
+    open: RwSignal<bool>,
+    #[prop(into)] title: String,
+    #[prop(into)] body: Signal<String>,
+    #[prop(into)] confirm_label: String,
+    on_confirm: Callback<()>,
+) -> impl IntoView {
+    let cancel_ref = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if open.get()
+            && let Some(button) = cancel_ref.get()
+        {
+            let _ = button.focus();
+        }
+    });
+    let on_keydown = move |event: leptos::ev::KeyboardEvent| {
+        if event.key() == "Escape" {
+            open.set(false);
+        }
+    };
+    view! {
+        <Show when=move || open.get()>
+            <div class="backdrop">
+                <div
+                    class="dialog"
+                    role="alertdialog"
+                    aria-modal="true"
+                    aria-labelledby="confirm-title"
+                    aria-describedby="confirm-body"
+                    on:keydown=on_keydown
+                >
+                    <h2 id="confirm-title">{title.clone()}</h2>
+                    <p id="confirm-body">{move || body.get()}</p>
+                    <div class="actions">
+                        <button
+                            type="button"
+                            node_ref=cancel_ref
+                            on:click=move |_| open.set(false)
+                        >
+                            "Cancel"
+                        </button>
+                        <button
+                            type="button"
+                            class="danger"
+                            on:click=move |_| {
+                                open.set(false);
+                                on_confirm.run(());
+                            }
+                        >
+                            {confirm_label.clone()}
+                        </button>
+                    </div>
+                </div>
+            </div>
+        </Show>
+    }
+}
