@@ -11,8 +11,8 @@ test('filter, duplicate and delete with a confirmation', async ({ page, request,
 
   await page.goto('/');
   await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
-  await page.getByLabel('Name').fill(family);
-  await page.getByLabel('Name').press('Enter');
+  await page.getByLabel('Name', { exact: true }).fill(family);
+  await page.getByLabel('Name', { exact: true }).press('Enter');
   await expect(page).toHaveURL(/\?name=/);
   const rows = page.locator('table.profiles tbody tr');
   await expect(rows).toHaveCount(2);
@@ -23,8 +23,8 @@ test('filter, duplicate and delete with a confirmation', async ({ page, request,
   await page.getByRole('button', { name: `Duplicate “${family} north”` }).click();
   await expect(page.getByText(`Created “Copy of ${family} north”.`)).toBeVisible();
   // The copy's name does not start with the family name, so the filter still shows two.
-  await page.getByLabel('Name').fill(`Copy of ${family}`);
-  await page.getByLabel('Name').press('Enter');
+  await page.getByLabel('Name', { exact: true }).fill(`Copy of ${family}`);
+  await page.getByLabel('Name', { exact: true }).press('Enter');
   await expect(rows).toHaveCount(1);
 
   // Delete asks first; Cancel (focused, and Escape) keeps the profile.
@@ -65,8 +65,8 @@ test('a failed-over profile shows a banner until Reset', async ({ page, request,
     const banner = page.locator(`[data-failover="${primary}"]`);
     await expect(banner).toContainText(`“${primaryName}” sends through its alternate “${alternateName}”`);
     await expect(banner).toContainText('connection_refused');
-    await page.getByLabel('Name').fill(primaryName);
-    await page.getByLabel('Name').press('Enter');
+    await page.getByLabel('Name', { exact: true }).fill(primaryName);
+    await page.getByLabel('Name', { exact: true }).press('Enter');
     await expect(page.locator(`tr[data-profile="${primary}"]`)).toContainText('On alternate');
 
     await banner.getByRole('button', { name: `Reset “${primaryName}” to its own server` }).click();

@@ -61,6 +61,13 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Re
     send("POST", path, Some(body), None).await.map(|t| t.body)
 }
 
+pub async fn post_tagged<B: Serialize, T: DeserializeOwned>(
+    path: &str,
+    body: &B,
+) -> Result<Tagged<T>, Problem> {
+    send("POST", path, Some(body), None).await
+}
+
 /// `PUT` with `If-Match`: refused with 412 when someone saved a newer version meanwhile.
 pub async fn put<B: Serialize, T: DeserializeOwned>(
     path: &str,

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, StaticSegment,
     components::{A, Route, Router, Routes},
 };
 
@@ -55,6 +55,14 @@ pub fn App() -> impl IntoView {
                 <main id="main" class="content">
                     <Routes fallback=pages::NotFound>
                         <Route path=StaticSegment("") view=pages::Profiles />
+                        <Route
+                            path=(StaticSegment("profiles"), StaticSegment("new"))
+                            view=pages::NewProfile
+                        />
+                        <Route
+                            path=(StaticSegment("profiles"), ParamSegment("id"))
+                            view=pages::EditProfile
+                        />
                         <Route path=StaticSegment("tenants") view=pages::Tenants />
                         <Route path=StaticSegment("delivery") view=pages::DeliveryLog />
                         <Route path=StaticSegment("settings") view=pages::Settings />

@@ -4,10 +4,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 mod delivery;
+mod editor;
 mod profiles;
 mod settings;
 
 pub use delivery::DeliveryLog;
+pub use editor::{EditProfile, NewProfile};
 pub use profiles::Profiles;
 pub use settings::Settings;
 

@@ -145,6 +145,9 @@ pub fn Profiles() -> impl IntoView {
             })}
         </Suspense>
         <form class="toolbar" role="search" on:submit=|event| event.prevent_default()>
+            <a class="button primary" href="/profiles/new">
+                "Add profile"
+            </a>
             <div class="field inline">
                 <label for="profile-filter">"Name"</label>
                 <input
@@ -273,7 +276,9 @@ fn ProfileList(
             let (for_duplicate, for_delete) = (profile.clone(), profile.clone());
             view! {
                 <tr data-profile=profile.id.to_string()>
-                    <th scope="row" class="wrap">{profile.name.clone()}</th>
+                    <th scope="row" class="wrap">
+                        <a href=format!("/profiles/{}", profile.id)>{profile.name.clone()}</a>
+                    </th>
                     <td>
                         <span class=format!("badge transport-{}", profile.transport.as_str())>
                             {profile.transport.label()}
