@@ -135,3 +135,67 @@ export async function settled(request: APIRequestContext, id: string): Promise<s
     .not.toBe('queued');
   return status;
 }
+
+/** One of the scripted peers (token service, Graph and EWS fakes): started with a record file,
+ * one JSON line per request it answered. */
+export class ScriptPeer {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
+
+  private static async start(program: string, script: string, args: string[], exitFlag: string): Promise<ScriptPeer> {
+    const dir = mkdtempSync(join(tmpdir(), 'outmail-e2e-peer-'));
+    const child = spawn(program, [join(projectRoot, script), '--record', join(dir, 'record.jsonl'), exitFlag, ...args], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before READY`)));
+    });
+    const match = /^READY (\d+)$/.exec(line);
+    if (!match) throw new Error(`${script} said ${JSON.stringify(line)} instead of READY`);
+    return new ScriptPeer(child, Number(match[1]), dir);
+  }
+
+  /** The OAuth token service (oauth2-mock-server behind Microsoft's checks). */
+  static oauth(args: string[]) {
+    return ScriptPeer.start('node', 'tools/peers/oauth_peer.mjs', args, '--exit-on-stdin-close');
+  }
+
+  /** The strict Microsoft Graph fake. */
+  static graph(args: string[]) {
+    return ScriptPeer.start('/usr/bin/python3', 'crates/outmail-mail/tests/peers/graph_peer.py', ['--log-level', 'warning', ...args], '--exit-on-stdin-eof');
+  }
+
+  /** The strict EWS fake. */
+  static ews(args: string[]) {
+    return ScriptPeer.start('/usr/bin/python3', 'crates/outmail-mail/tests/peers/ews_peer.py', ['--log-level', 'warning', ...args], '--exit-on-stdin-eof');
+  }
+
+  url(path: string): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  records(): Record<string, any>[] {
+    try {
+      return readFileSync(join(this.dir, 'record.jsonl'), 'utf8')
+        .split('\n')
+        .filter((line) => line.trim())
+        .map((line) => JSON.parse(line));
+    } catch {
+      return [];
+    }
+  }
+
+  stop() {
+    this.child.kill('SIGTERM');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A fixture of outmail-types' tests (RSA client certificate and key). */
+export function fixture(name: string): string {
+  return readFileSync(join(projectRoot, 'crates/outmail-types/tests/fixtures', name), 'utf8');
+}

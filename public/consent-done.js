@@ -3,13 +3,14 @@
 (function () {
   var result = document.getElementById('consent');
   if (!result || !window.opener) return;
+  // As JSON text: the settings page parses it with the same serde code as everything else.
   window.opener.postMessage(
-    {
+    JSON.stringify({
       type: 'outmail-consent',
       ok: result.dataset.ok === 'true',
       profile: result.dataset.profile,
       message: result.dataset.message,
-    },
+    }),
     window.location.origin
   );
   window.close();

@@ -7,21 +7,13 @@ mod delivery;
 mod editor;
 mod profiles;
 mod settings;
+mod tenants;
 
 pub use delivery::DeliveryLog;
 pub use editor::{EditProfile, NewProfile};
 pub use profiles::Profiles;
 pub use settings::Settings;
-
-/// Tenants: which profile each customer sends through.
-#[component]
-pub fn Tenants() -> impl IntoView {
-    view! {
-        <Title text="Tenants" />
-        <h1>"Tenants"</h1>
-        <p class="lead">"Each tenant sends through the global profile or its own."</p>
-    }
-}
+pub use tenants::Tenants;
 
 /// Any path the router does not know. On the server it also sets the HTTP status.
 #[component]

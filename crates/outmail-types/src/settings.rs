@@ -257,6 +257,40 @@ pub struct TenantDraft {
     pub support_address: Option<String>,
 }
 
+/// A tenant as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TenantView {
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub tenant: TenantDraft,
+}
+
+/// Where a setting of the effective configuration comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Tenant,
+    Global,
+    None,
+}
+
+/// What a tenant's mail would go through right now, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EffectiveConfiguration {
+    pub tenant: String,
+    pub sending_enabled: bool,
+    pub profile: Option<crate::ProfileSummary>,
+    pub profile_source: Source,
+    pub support_address: Option<String>,
+    pub support_address_source: Source,
+    /// One sentence for people.
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TenantProfile {
     UseGlobal,

@@ -26,6 +26,8 @@ use outmail_types::{
 use serde::Serialize;
 
 use crate::api::{self, Problem, Tagged};
+
+mod remote;
 use crate::components::{Loading, ProblemNotice};
 
 type Draft = ProfileDraft<SecretInput>;
@@ -249,11 +251,16 @@ fn SecretField(
     label: &'static str,
     get: fn(&Draft) -> Option<SecretInput>,
     set: fn(&mut Draft, SecretInput),
+    /// A PEM private key: a text area, so its lines survive.
+    #[prop(optional)]
+    multiline: bool,
 ) -> AnyView {
     let path = secret.path();
     let id = field_id(path);
     let (state_id, error_id) = (format!("{id}-state"), format!("{id}-error"));
     let described = format!("{state_id} {error_id}");
+    // The text area's copies: each `Show` below owns its own.
+    let (area_id, area_described) = (id.clone(), described.clone());
     let message = Memo::new(move |_| form.message(path));
     let stored = move || {
         form.saved
@@ -288,7 +295,7 @@ fn SecretField(
                     </button>
                 </Show>
             </div>
-            <Show when=replacing>
+            <Show when=move || replacing() && !multiline>
                 <input
                     id=id.clone()
                     type="password"
@@ -301,6 +308,22 @@ fn SecretField(
                     }
                     on:blur=move |_| form.touched.update(|t| { t.insert(path); })
                 />
+            </Show>
+            <Show when=move || replacing() && multiline>
+                <textarea
+                    id=area_id.clone()
+                    rows="4"
+                    spellcheck="false"
+                    autocomplete="off"
+                    class="secret-text"
+                    aria-invalid=move || message.get().is_some().to_string()
+                    aria-describedby=area_described.clone()
+                    on:input=move |e| {
+                        let text = event_target_value(&e);
+                        form.edit(|d| set(d, SecretInput::replace(text)));
+                    }
+                    on:blur=move |_| form.touched.update(|t| { t.insert(path); })
+                ></textarea>
             </Show>
             <p class="field-error" id=error_id>{move || message.get()}</p>
         </div>
@@ -515,15 +538,6 @@ fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
         })
         .collect_view();
     let kind = Memo::new(move |_| form.draft.with(|d| d.transport.kind()));
-    let auth_kind = Memo::new(move |_| {
-        form.draft.with(|d| match smtp(d).map(|s| &s.auth) {
-            Some(AuthDraft::None) => "none",
-            Some(AuthDraft::Basic { .. }) => "basic",
-            Some(AuthDraft::Ntlm { .. }) => "ntlm",
-            Some(AuthDraft::Oauth2 { .. }) => "oauth2",
-            None => "",
-        })
-    });
     let proxy_kind = Memo::new(move |_| {
         form.draft
             .with(|d| d.proxy.as_ref().map_or("", |p| p.kind.as_str()))
@@ -549,23 +563,19 @@ fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
                             form.edit(|d| {
                                 d.transport = match chosen {
                                     Some(TransportKind::Local) => TransportDraft::Local(LocalDraft { sendmail_path: None }),
+                                    Some(TransportKind::Ews) => remote::new_ews(),
+                                    Some(TransportKind::Graph) => remote::new_graph(),
                                     _ => new_draft().transport,
                                 };
+                                remote::prefill_scopes(d, None);
                             });
                         }
                     >
                         <option value="smtp">"SMTP"</option>
+                        <option value="ews">"Exchange Web Services (EWS)"</option>
+                        <option value="graph">"Microsoft Graph"</option>
                         <option value="local">"Local MTA (sendmail)"</option>
-                        <Show when=move || matches!(kind.get(), TransportKind::Ews | TransportKind::Graph)>
-                            <option value=move || kind.get().as_str()>{move || kind.get().label()}</option>
-                        </Show>
                     </select>
-                    <p class="hint">
-                        {move || match kind.get() {
-                            TransportKind::Ews | TransportKind::Graph => "EWS and Microsoft Graph settings are edited through the API for now; the other sections apply to them as shown.",
-                            _ => "",
-                        }}
-                    </p>
                 </div>
             </fieldset>
             }
@@ -597,49 +607,6 @@ fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
                         get=|d| smtp(d).and_then(|s| s.port).map(|p| p.to_string()).unwrap_or_default()
                         set=|d, v| if let Some(s) = smtp_mut(d) { s.port = v.trim().parse().ok().or(if v.trim().is_empty() { None } else { Some(0) }) }
                         hint="Empty: 587 for STARTTLS, 465 for implicit TLS, 25 for none." />
-                    <div class="field">
-                        <label for="f-transport-auth">"Authentication"</label>
-                        <select
-                            id="f-transport-auth"
-                            prop:value=move || auth_kind.get()
-                            on:change=move |e| {
-                                let chosen = event_target_value(&e);
-                                form.edit(|d| if let Some(s) = smtp_mut(d) {
-                                    s.auth = match chosen.as_str() {
-                                        "none" => AuthDraft::None,
-                                        "ntlm" => AuthDraft::Ntlm { username: String::new(), domain: None, workstation: None, password: SecretInput::Clear },
-                                        _ => AuthDraft::Basic { username: String::new(), password: SecretInput::Clear, mechanism: BasicMechanism::Auto },
-                                    };
-                                });
-                            }
-                        >
-                            <option value="basic">"User name and password"</option>
-                            <option value="ntlm">"NTLM (Windows domain)"</option>
-                            <option value="none">"None (anonymous relay)"</option>
-                            <Show when=move || auth_kind.get() == "oauth2">
-                                <option value="oauth2">"OAuth 2.0 (edit through the API)"</option>
-                            </Show>
-                        </select>
-                    </div>
-                    <Show when=move || matches!(auth_kind.get(), "basic" | "ntlm")>
-                        <TextField form path="transport.auth.username" label="User name" required=true
-                            get=|d| match smtp(d).map(|s| &s.auth) {
-                                Some(AuthDraft::Basic { username, .. } | AuthDraft::Ntlm { username, .. }) => username.clone(),
-                                _ => String::new(),
-                            }
-                            set=|d, v| if let Some(AuthDraft::Basic { username, .. } | AuthDraft::Ntlm { username, .. }) = smtp_mut(d).map(|s| &mut s.auth) { *username = v } />
-                        <SecretField form secret=SecretSlot::AuthPassword label="Password"
-                            get=|d| match smtp(d).map(|s| &s.auth) {
-                                Some(AuthDraft::Basic { password, .. } | AuthDraft::Ntlm { password, .. }) => Some(password.clone()),
-                                _ => None,
-                            }
-                            set=|d, v| if let Some(AuthDraft::Basic { password, .. } | AuthDraft::Ntlm { password, .. }) = smtp_mut(d).map(|s| &mut s.auth) { *password = v } />
-                    </Show>
-                    <Show when=move || auth_kind.get() == "ntlm">
-                        <TextField form path="transport.auth.domain" label="Domain" placeholder="CORP"
-                            get=|d| match smtp(d).map(|s| &s.auth) { Some(AuthDraft::Ntlm { domain, .. }) => domain.clone().unwrap_or_default(), _ => String::new() }
-                            set=|d, v| if let Some(AuthDraft::Ntlm { domain, .. }) = smtp_mut(d).map(|s| &mut s.auth) { *domain = some_text(v) } />
-                    </Show>
                     <TextField form path="transport.ehlo_name" label="EHLO name" placeholder="app.example.com"
                         get=|d| smtp(d).and_then(|s| s.ehlo_name.clone()).unwrap_or_default()
                         set=|d, v| if let Some(s) = smtp_mut(d) { s.ehlo_name = some_text(v) }
@@ -648,6 +615,10 @@ fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
             </Show>
             }
                 .into_any()}
+            {view! { <remote::EwsSection form kind /> }.into_any()}
+            {view! { <remote::GraphSection form kind /> }.into_any()}
+            {view! { <remote::AuthSection form kind /> }.into_any()}
+            {view! { <remote::OAuthSection form kind /> }.into_any()}
             {view! {
             <Show when=move || kind.get() == TransportKind::Local>
                 <fieldset>

@@ -6,9 +6,8 @@ use outmail_store::{TenantRow, TenantWrite};
 use outmail_types::error::ApiError;
 use outmail_types::{
     profile::{ProfileSpec, ProfileSummary},
-    settings::{Tenant, TenantDraft, TenantProfile},
+    settings::{EffectiveConfiguration, Source, Tenant, TenantDraft, TenantProfile, TenantView},
 };
-use serde::{Deserialize, Serialize};
 
 use super::{
     documents::{decode, encode, rfc3339},
@@ -20,15 +19,6 @@ use super::{
     respond::{created, with_etag},
 };
 use crate::state::AppState;
-
-/// A tenant as the API returns it.
-#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
-pub struct TenantView {
-    pub version: i64,
-    pub created_at: String,
-    pub updated_at: String,
-    pub tenant: TenantDraft,
-}
 
 fn view(row: &TenantRow) -> ApiResult<TenantView> {
     let tenant: Tenant = decode("tenant", &row.id, &row.document)?;
@@ -134,28 +124,6 @@ pub async fn delete(
         .await
         .map_err(|error| not_found_as("tenant", error))?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Where a setting of the effective configuration comes from.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    Tenant,
-    Global,
-    None,
-}
-
-/// What a tenant's mail would go through right now, and why.
-#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
-pub struct EffectiveConfiguration {
-    pub tenant: String,
-    pub sending_enabled: bool,
-    pub profile: Option<ProfileSummary>,
-    pub profile_source: Source,
-    pub support_address: Option<String>,
-    pub support_address_source: Source,
-    /// One sentence for people.
-    pub reason: String,
 }
 
 /// `GET /tenants/{id}/effective`

@@ -176,6 +176,68 @@ pub enum GraphEndpointDraft {
     },
 }
 
+impl GraphEndpointDraft {
+    /// The national cloud the endpoint belongs to (a custom URL counts as global), which picks
+    /// the default scopes.
+    pub fn cloud(&self) -> super::Cloud {
+        use super::Cloud;
+        match self {
+            GraphEndpointDraft::Global | GraphEndpointDraft::Custom { .. } => Cloud::Global,
+            GraphEndpointDraft::UsGov => Cloud::UsGov,
+            GraphEndpointDraft::UsGovDod => Cloud::UsGovDod,
+            GraphEndpointDraft::China => Cloud::China,
+        }
+    }
+}
+
+impl<S> ProfileDraft<S> {
+    /// The OAuth settings, wherever the transport keeps them (SMTP or EWS `auth`, or Graph).
+    pub fn oauth(&self) -> Option<&OAuthDraft<S>> {
+        match &self.transport {
+            TransportDraft::Graph(graph) => Some(&graph.oauth),
+            TransportDraft::Smtp(SmtpDraft {
+                auth: AuthDraft::Oauth2 { oauth, .. },
+                ..
+            })
+            | TransportDraft::Ews(EwsDraft {
+                auth: AuthDraft::Oauth2 { oauth, .. },
+                ..
+            }) => Some(oauth),
+            _ => None,
+        }
+    }
+
+    pub fn oauth_mut(&mut self) -> Option<&mut OAuthDraft<S>> {
+        match &mut self.transport {
+            TransportDraft::Graph(graph) => Some(&mut graph.oauth),
+            TransportDraft::Smtp(SmtpDraft {
+                auth: AuthDraft::Oauth2 { oauth, .. },
+                ..
+            })
+            | TransportDraft::Ews(EwsDraft {
+                auth: AuthDraft::Oauth2 { oauth, .. },
+                ..
+            }) => Some(oauth),
+            _ => None,
+        }
+    }
+
+    /// The scopes validation uses when none are entered (see
+    /// [`OAuthPreset::default_scopes`]), for a form to prefill; `None` without OAuth or
+    /// without defaults.
+    pub fn default_scopes(&self) -> Option<String> {
+        let oauth = self.oauth()?;
+        let cloud = match &self.transport {
+            TransportDraft::Graph(graph) => graph.endpoint.cloud(),
+            _ => oauth.authority.unwrap_or_default().cloud(),
+        };
+        oauth
+            .preset
+            .default_scopes(self.transport.kind(), oauth.flow.kind(), cloud)
+            .map(|scopes| scopes.to_string())
+    }
+}
+
 /// The `RequestServerVersion` sent to EWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
