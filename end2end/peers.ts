@@ -199,3 +199,25 @@ export class ScriptPeer {
 export function fixture(name: string): string {
   return readFileSync(join(projectRoot, 'crates/outmail-types/tests/fixtures', name), 'utf8');
 }
+
+/** microsocks, a SOCKS5 proxy, on a free loopback port; resolves once it accepts connections. */
+export async function startSocksProxy(): Promise<{ port: number; stop: () => void }> {
+  const port = await closedPort();
+  const child = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const { connect } = await import('node:net');
+  await expect
+    .poll(
+      () =>
+        new Promise<boolean>((done) => {
+          const socket = connect(port, '127.0.0.1');
+          socket.once('connect', () => {
+            socket.destroy();
+            done(true);
+          });
+          socket.once('error', () => done(false));
+        }),
+      { message: 'microsocks listening' },
+    )
+    .toBe(true);
+  return { port, stop: () => child.kill('SIGTERM') };
+}

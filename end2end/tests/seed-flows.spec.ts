@@ -136,6 +136,8 @@ test('Microsoft Graph: national-cloud scopes follow the cloud, and the fake rece
     await expect(textbox(page, 'Scopes')).toHaveValue('https://graph.microsoft.com/.default');
     await page.getByLabel('Cloud').selectOption('us_gov');
     await expect(textbox(page, 'Scopes')).toHaveValue('https://graph.microsoft.us/.default');
+    // A national cloud takes tokens only from its own sign-in host.
+    await expect(page.getByLabel('Authority host')).toHaveValue('us_gov');
     await page.getByLabel('Cloud').selectOption('china');
     await expect(textbox(page, 'Scopes')).toHaveValue('https://microsoftgraph.chinacloudapi.cn/.default');
     // The fake stands in for the service at its own address.

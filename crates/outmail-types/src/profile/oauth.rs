@@ -73,6 +73,16 @@ pub enum Cloud {
 }
 
 impl Cloud {
+    /// The sign-in host whose tokens this cloud's services accept (validation refuses a Graph
+    /// endpoint paired with another cloud's authority).
+    pub fn authority(self) -> Authority {
+        match self {
+            Cloud::Global => Authority::Public,
+            Cloud::UsGov | Cloud::UsGovDod => Authority::UsGov,
+            Cloud::China => Authority::China,
+        }
+    }
+
     /// The Exchange Online resource (SMTP, EWS). The national-cloud hosts follow Microsoft's
     /// national-cloud endpoint tables; scopes stay editable in case a tenant differs.
     pub fn outlook_resource(self) -> &'static str {

@@ -1225,3 +1225,54 @@ proptest! {
         prop_assert!(!errors.get(&path).is_empty(), "{} accepted {:?}", path, c);
     }
 }
+
+// --- default scopes as a form prefills them ---------------------------------------------------
+
+/// The scopes a form prefills (`ProfileDraft::default_scopes`) are exactly the ones validation
+/// uses when none are entered, for every OAuth example and every Graph cloud.
+#[test]
+fn prefilled_scopes_are_the_scopes_validation_derives() {
+    let mut drafts = Vec::new();
+    for (name, example) in examples::ALL {
+        let mut draft: ProfileDraft = serde_json::from_str(example).unwrap();
+        let Some(oauth) = draft.oauth_mut() else {
+            continue;
+        };
+        oauth.scopes = None;
+        drafts.push((name.to_owned(), draft));
+    }
+    for endpoint in [
+        GraphEndpointDraft::Global,
+        GraphEndpointDraft::UsGov,
+        GraphEndpointDraft::UsGovDod,
+        GraphEndpointDraft::China,
+    ] {
+        let mut draft: ProfileDraft = serde_json::from_str(examples::GRAPH_DELEGATED).unwrap();
+        let oauth = draft.oauth_mut().unwrap();
+        oauth.scopes = None;
+        oauth.authority = Some(endpoint.cloud().authority());
+        if let TransportDraft::Graph(graph) = &mut draft.transport {
+            graph.endpoint = endpoint.clone();
+        }
+        drafts.push((format!("graph {endpoint:?}"), draft));
+    }
+    assert!(drafts.len() >= 6, "{}", drafts.len());
+    for (name, draft) in drafts {
+        let Some(prefilled) = draft.default_scopes() else {
+            // No defaults (a custom provider): then the scopes must be entered.
+            let errors = draft.validate().unwrap_err();
+            assert!(
+                errors.paths().any(|p| p.ends_with("oauth.scopes")),
+                "{name}"
+            );
+            continue;
+        };
+        let derived = draft
+            .validate()
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .transport
+            .oauth()
+            .map(|o| o.scopes.to_string());
+        assert_eq!(Some(prefilled), derived, "{name}");
+    }
+}

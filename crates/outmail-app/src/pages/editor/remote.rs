@@ -194,6 +194,13 @@ pub(super) fn GraphSection(form: Form, kind: Memo<TransportKind>) -> AnyView {
                             };
                             form.edit(|d| {
                                 let old_default = d.default_scopes();
+                                // A national cloud only takes tokens from its own sign-in host.
+                                if let Some(o) = d.oauth_mut()
+                                    && o.preset == OAuthPreset::Microsoft365
+                                    && !matches!(chosen, GraphEndpointDraft::Custom { .. })
+                                {
+                                    o.authority = Some(chosen.cloud().authority());
+                                }
                                 if let TransportDraft::Graph(g) = &mut d.transport { g.endpoint = chosen }
                                 prefill_scopes(d, old_default);
                             });
