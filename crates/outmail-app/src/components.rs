@@ -108,3 +108,17 @@ pub fn ConfirmDialog(
         </Show>
     }
 }
+
+/// The result of a page's last action: a confirmation, or what went wrong.
+pub type Notice = RwSignal<Option<Result<String, Problem>>>;
+
+/// Shows a [`Notice`] where the page keeps its notices.
+#[component]
+pub fn ShowNotice(notice: Notice) -> impl IntoView {
+    move || {
+        notice.get().map(|result| match result {
+            Ok(text) => view! { <p class="notice ok">{text}</p> }.into_any(),
+            Err(problem) => view! { <ProblemNotice problem /> }.into_any(),
+        })
+    }
+}

@@ -8,8 +8,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use outmail_types::delivery::{MessageStatus, MessageView, SendAccepted};
 
-use crate::api::{self, Problem, query_value};
-use crate::components::{Loading, ProblemNotice, StatusBadge, Time};
+use crate::api::{self, query_value};
+use crate::components::{Loading, Notice, ProblemNotice, ShowNotice, StatusBadge, Time};
 
 /// The log's address with the filters that are set.
 fn log_address(base: &str, status: &str, tenant: &str) -> String {
@@ -39,7 +39,7 @@ pub fn DeliveryLog() -> impl IntoView {
         reloads.track();
         async move { api::get::<Vec<MessageView>>(&path).await }
     });
-    let notice = RwSignal::new(None::<Result<String, Problem>>);
+    let notice: Notice = RwSignal::new(None);
 
     let navigate = use_navigate();
     let filter_to = move |status: String, tenant: String| {
@@ -98,14 +98,7 @@ pub fn DeliveryLog() -> impl IntoView {
             </button>
         </form>
         <div class="notices" aria-live="polite">
-            {move || {
-                notice
-                    .get()
-                    .map(|n| match n {
-                        Ok(text) => view! { <p class="notice ok">{text}</p> }.into_any(),
-                        Err(problem) => view! { <ProblemNotice problem /> }.into_any(),
-                    })
-            }}
+            <ShowNotice notice=notice />
         </div>
         <Suspense fallback=|| view! { <Loading what="the delivery log" /> }>
             {move || Suspend::new(async move {

@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::api::{self, Problem, Tagged};
 
 mod remote;
-use crate::components::{Loading, ProblemNotice};
+use crate::components::{Loading, Notice, ProblemNotice, ShowNotice};
 
 type Draft = ProfileDraft<SecretInput>;
 
@@ -439,7 +439,7 @@ struct DraftTest<'a> {
 fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
     let own_id = saved.as_ref().map(|s| s.id.clone());
     let form = Form::new(saved);
-    let outcome = RwSignal::new(None::<Result<String, Problem>>);
+    let outcome: Notice = RwSignal::new(None);
     let conflict = RwSignal::new(None::<Saved>);
     let saving = RwSignal::new(false);
     let invalid = Memo::new(move |_| !form.errors.with(FieldErrors::is_empty));
@@ -747,10 +747,7 @@ fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
             }
                 .into_any()}
             <div class="notices" aria-live="polite">
-                {move || outcome.get().map(|o| match o {
-                    Ok(text) => view! { <p class="notice ok">{text}</p> }.into_any(),
-                    Err(problem) => view! { <ProblemNotice problem /> }.into_any(),
-                })}
+                <ShowNotice notice=outcome />
                 <Show when=move || conflict.with(Option::is_some)>
                     <div class="notice warning" role="alert">
                         <p>{move || conflict.get().map(|c| format!("Someone saved this profile while you were editing (version {}).", c.etag.trim_matches('"'))).unwrap_or_default()}</p>

@@ -13,8 +13,8 @@ use outmail_types::profile::TransportKind;
 use outmail_types::settings::Page;
 use outmail_types::{ProfileSummary, ProfileView};
 
-use crate::api::{self, Problem, query_value};
-use crate::components::{ConfirmDialog, Loading, ProblemNotice, Time};
+use crate::api::{self, query_value};
+use crate::components::{ConfirmDialog, Loading, Notice, ProblemNotice, ShowNotice, Time};
 
 /// The list's address with the filters that are set.
 fn list_address(base: &str, name: &str, transport: &str, page: u32) -> String {
@@ -58,7 +58,7 @@ pub fn Profiles() -> impl IntoView {
         reloads.track();
         async move { api::get::<Vec<ActiveFailover>>("/failovers").await }
     });
-    let notice = RwSignal::new(None::<Result<String, Problem>>);
+    let notice: Notice = RwSignal::new(None);
 
     let navigate = use_navigate();
     let filter_to = move |name: String, transport: String| {
@@ -132,18 +132,6 @@ pub fn Profiles() -> impl IntoView {
         <p class="lead">
             "Named mail-server profiles: SMTP, Exchange Web Services and Microsoft Graph, each with its sender, authentication and alternate server."
         </p>
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                let active = failovers.await.unwrap_or_default();
-                let names: HashMap<String, String> = profiles
-                    .await
-                    .map(|page| {
-                        page.items.into_iter().map(|p| (p.id.to_string(), p.name)).collect()
-                    })
-                    .unwrap_or_default();
-                view! { <FailoverBanners active names reset /> }
-            })}
-        </Suspense>
         <form class="toolbar" role="search" on:submit=|event| event.prevent_default()>
             <a class="button primary" href="/profiles/new">
                 "Add profile"
@@ -175,24 +163,22 @@ pub fn Profiles() -> impl IntoView {
             </div>
         </form>
         <div class="notices" aria-live="polite">
-            {move || {
-                notice
-                    .get()
-                    .map(|n| match n {
-                        Ok(text) => view! { <p class="notice ok">{text}</p> }.into_any(),
-                        Err(problem) => view! { <ProblemNotice problem /> }.into_any(),
-                    })
-            }}
+            <ShowNotice notice=notice />
         </div>
         <Suspense fallback=|| view! { <Loading what="the profiles" /> }>
+            // The banners load with the list, below the filters, so nothing already on the
+            // page moves when they appear.
             {move || Suspend::new(async move {
-                let failed_over: Vec<String> = failovers
+                let active = failovers.await.unwrap_or_default();
+                let failed_over: Vec<String> = active.iter().map(|f| f.profile_id.clone()).collect();
+                let names: HashMap<String, String> = profiles
                     .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|f| f.profile_id)
-                    .collect();
-                match profiles.await {
+                    .map(|page| {
+                        page.items.into_iter().map(|p| (p.id.to_string(), p.name)).collect()
+                    })
+                    .unwrap_or_default();
+                let banners = view! { <FailoverBanners active names reset /> };
+                let list = match profiles.await {
                     Ok(page) if page.items.is_empty() => {
                         view! { <p class="empty">"No profiles match."</p> }.into_any()
                     }
@@ -211,7 +197,8 @@ pub fn Profiles() -> impl IntoView {
                             .into_any()
                     }
                     Err(problem) => view! { <ProblemNotice problem /> }.into_any(),
-                }
+                };
+                view! { {banners} {list} }
             })}
         </Suspense>
         <ConfirmDialog

@@ -9,7 +9,7 @@ use outmail_types::settings::{GlobalSettingsDraft, GlobalSettingsView, Page};
 use outmail_types::{FieldErrors, ProfileSummary};
 
 use crate::api::{self, Problem, Tagged};
-use crate::components::{Loading, ProblemNotice};
+use crate::components::{Loading, Notice, ProblemNotice, ShowNotice};
 
 /// The form as loaded: the saved settings and their version.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +56,7 @@ fn SettingsForm(saved: Saved, profiles: Vec<ProfileSummary>) -> impl IntoView {
     // What the server refused at the last save, until the field changes.
     let server_errors = RwSignal::new(FieldErrors::new());
     let conflict = RwSignal::new(None::<Saved>);
-    let outcome = RwSignal::new(None::<Result<String, Problem>>);
+    let outcome: Notice = RwSignal::new(None);
     let saving = RwSignal::new(false);
 
     let changed = Memo::new(move |_| form.with(|f| *f != saved.with(|s| s.draft.clone())));
@@ -236,14 +236,7 @@ fn SettingsForm(saved: Saved, profiles: Vec<ProfileSummary>) -> impl IntoView {
                 </div>
             </fieldset>
             <div class="notices" aria-live="polite">
-                {move || {
-                    outcome
-                        .get()
-                        .map(|o| match o {
-                            Ok(text) => view! { <p class="notice ok">{text}</p> }.into_any(),
-                            Err(problem) => view! { <ProblemNotice problem /> }.into_any(),
-                        })
-                }}
+                <ShowNotice notice=outcome />
                 <Show when=move || conflict.with(Option::is_some)>
                     <div class="notice warning" role="alert">
                         <p>

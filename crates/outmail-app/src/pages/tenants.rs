@@ -11,7 +11,7 @@ use outmail_types::settings::{
 use outmail_types::{FieldErrors, ProfileSummary};
 
 use crate::api::{self, Problem};
-use crate::components::{ConfirmDialog, Loading, ProblemNotice};
+use crate::components::{ConfirmDialog, Loading, Notice, ProblemNotice, ShowNotice};
 
 /// One tenant with what it resolves to.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub fn Tenants() -> impl IntoView {
             Ok::<_, Problem>((rows, profiles.items))
         }
     });
-    let notice = RwSignal::new(None::<Result<String, Problem>>);
+    let notice: Notice = RwSignal::new(None);
     let reload = move || reloads.update(|n| *n += 1);
 
     view! {
@@ -45,14 +45,7 @@ pub fn Tenants() -> impl IntoView {
         <h1>"Tenants"</h1>
         <p class="lead">"Each tenant sends through the global profile or its own."</p>
         <div class="notices" aria-live="polite">
-            {move || {
-                notice
-                    .get()
-                    .map(|n| match n {
-                        Ok(text) => view! { <p class="notice ok">{text}</p> }.into_any(),
-                        Err(problem) => view! { <ProblemNotice problem /> }.into_any(),
-                    })
-            }}
+            <ShowNotice notice=notice />
         </div>
         <Suspense fallback=|| view! { <Loading what="the tenants" /> }>
             {move || Suspend::new(async move {
@@ -99,7 +92,7 @@ fn profile_options(profiles: &[ProfileSummary]) -> impl IntoView + use<> {
 #[component]
 fn AddTenant(
     profiles: Vec<ProfileSummary>,
-    notice: RwSignal<Option<Result<String, Problem>>>,
+    notice: Notice,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let draft = RwSignal::new(TenantDraft {
@@ -206,7 +199,7 @@ fn source_label(source: Source) -> &'static str {
 fn TenantList(
     rows: Vec<Row>,
     profiles: Vec<ProfileSummary>,
-    notice: RwSignal<Option<Result<String, Problem>>>,
+    notice: Notice,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let deleting = RwSignal::new(None::<TenantView>);
