@@ -134,3 +134,32 @@ test('a concurrent save is shown and can be reapplied', async ({ page, request, 
   expect(saved.profile.sender.reply_to).toBe('helpdesk@example.com');
   expect(consoleErrors.filter((e) => !e.includes('412'))).toEqual([]);
 });
+
+test('a test send shows each stage as it finishes, before the report', async ({ page, consoleErrors }) => {
+  // The peer waits after the final dot, so the early stages are on screen while DATA runs.
+  const peer = await SmtpPeer.start(['--data-delay', '2']);
+  try {
+    await page.goto('/profiles/new');
+    await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill(unique('Slow relay'));
+    await page.getByRole('textbox', { name: 'Server', exact: true }).fill('127.0.0.1');
+    await page.getByLabel('Security').selectOption('none');
+    await page.getByRole('spinbutton', { name: 'Port' }).fill(String(peer.port));
+    await page.getByLabel('Sign in with').selectOption('none');
+    await page.getByRole('textbox', { name: 'From address' }).fill('alerts@example.com');
+    await page.getByRole('button', { name: 'Send a test' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Send a test' });
+    await dialog.getByLabel('Recipient').fill('ops@example.net');
+    await dialog.getByRole('button', { name: 'Send', exact: true }).click();
+
+    const live = dialog.getByRole('list', { name: 'Stages so far' });
+    await expect(live.locator('li.stage.ok .stage-name', { hasText: /^rcpt$/ })).toBeVisible();
+    await expect(dialog.locator('.test-report')).toHaveCount(0);
+    await expect(dialog.locator('.test-report')).toHaveAttribute('data-outcome', 'delivered');
+    await expect(live).toHaveCount(0);
+    expect(peer.messages()).toHaveLength(1);
+    expect(consoleErrors).toEqual([]);
+  } finally {
+    peer.stop();
+  }
+});

@@ -142,6 +142,79 @@ async fn send<B: Serialize, T: DeserializeOwned>(
     std::future::pending().await
 }
 
+/// `POST` asking for `text/event-stream`: calls `on_event(name, data)` for each server-sent
+/// event as it arrives (the test send's stages), and answers when the stream ends.
+#[cfg(feature = "hydrate")]
+pub async fn post_events<B: Serialize>(
+    path: &str,
+    body: &B,
+    mut on_event: impl FnMut(&str, &str),
+) -> Result<(), Problem> {
+    use gloo_net::http::RequestBuilder;
+    use leptos::wasm_bindgen::JsCast;
+
+    let response = RequestBuilder::new(&format!("{BASE}{path}"))
+        .method(gloo_net::http::Method::POST)
+        .header("Accept", "text/event-stream")
+        .json(body)
+        .map_err(Problem::unreachable)?
+        .send()
+        .await
+        .map_err(Problem::unreachable)?;
+    let status = response.status();
+    if !(200..300).contains(&status) {
+        let error = response.json::<ApiError>().await.unwrap_or_else(|_| {
+            ApiError::new("http_error", format!("the server answered {status}"))
+        });
+        return Err(Problem { status, error });
+    }
+    let reader = response
+        .body()
+        .ok_or_else(|| Problem::unreachable("the answer has no body"))?
+        .get_reader()
+        .unchecked_into::<web_sys::ReadableStreamDefaultReader>();
+    let mut pending = String::new();
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read())
+            .await
+            .map_err(|e| Problem::unreachable(format!("{e:?}")))?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into())
+            .map(|d| d.is_truthy())
+            .unwrap_or(true);
+        if done {
+            return Ok(());
+        }
+        if let Ok(value) = js_sys::Reflect::get(&chunk, &"value".into()) {
+            let bytes = js_sys::Uint8Array::new(&value).to_vec();
+            pending.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        // Events end with a blank line (the server writes `\n` line ends).
+        while let Some(end) = pending.find("\n\n") {
+            let block: String = pending.drain(..end + 2).collect();
+            let mut name = "message";
+            let mut data = Vec::new();
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("event:") {
+                    name = value.trim();
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    data.push(value.strip_prefix(' ').unwrap_or(value));
+                }
+            }
+            on_event(name, &data.join("\n"));
+        }
+    }
+}
+
+/// On the server nothing is fetched; see the browser version above.
+#[cfg(not(feature = "hydrate"))]
+pub async fn post_events<B: Serialize>(
+    _path: &str,
+    _body: &B,
+    _on_event: impl FnMut(&str, &str),
+) -> Result<(), Problem> {
+    std::future::pending().await
+}
+
 /// Percent-encodes one query value.
 pub fn query_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

@@ -13,15 +13,15 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use outmail_types::diagnosis::{Direction, Outcome, StageStatus, TestReport};
+use outmail_types::diagnosis::{Direction, Outcome, StageResult, StageStatus, TestReport};
 use outmail_types::profile::{
     AuthDraft, BasicMechanism, LocalDraft, ProxyDraft, ProxyKind, SenderDraft, SmtpDraft,
     StoredProfile, TransportDraft, TransportKind, secret_reuse_errors,
 };
 use outmail_types::settings::Page;
 use outmail_types::{
-    FieldErrors, ProfileDraft, ProfileSpec, ProfileSummary, ProfileView, SecretInput, SecretSlot,
-    Security,
+    ApiError, FieldErrors, ProfileDraft, ProfileSpec, ProfileSummary, ProfileView, SecretInput,
+    SecretSlot, Security,
 };
 use serde::Serialize;
 
@@ -779,6 +779,7 @@ fn TestSend(form: Form) -> AnyView {
     let dry_run = RwSignal::new(false);
     let running = RwSignal::new(false);
     let report = RwSignal::new(None::<Result<TestReport, Problem>>);
+    let live = RwSignal::new(Vec::<StageResult>::new());
     let run = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         running.set(true);
@@ -794,8 +795,26 @@ fn TestSend(form: Form) -> AnyView {
             dry_run: dry_run.get_untracked(),
         };
         let body = serde_json::to_value(&request).unwrap_or_default();
+        live.set(Vec::new());
         spawn_local(async move {
-            let answer = api::post::<_, TestReport>("/profiles/test", &body).await;
+            // Stages arrive as they finish (server-sent events), then the whole report.
+            let mut finished = None;
+            let streamed = api::post_events("/profiles/test", &body, |event, data| match event {
+                "stage" => {
+                    if let Ok(stage) = serde_json::from_str::<StageResult>(data) {
+                        live.update(|stages| stages.push(stage));
+                    }
+                }
+                "report" => finished = serde_json::from_str::<TestReport>(data).ok(),
+                _ => {}
+            })
+            .await;
+            let answer = streamed.and_then(|()| {
+                finished.ok_or_else(|| Problem {
+                    status: 200,
+                    error: ApiError::new("no_report", "the test ended without a report"),
+                })
+            });
             running.set(false);
             match &answer {
                 Ok(done) => {
@@ -838,17 +857,52 @@ fn TestSend(form: Form) -> AnyView {
                             </button>
                         </div>
                     </form>
-                    <div aria-live="polite">
-                        {move || report.get().map(|r| match r {
-                            Ok(report) => view! { <TestReportView report /> }.into_any(),
-                            Err(problem) => view! { <ProblemNotice problem /> }.into_any(),
-                        })}
-                    </div>
+                    <TestProgress running live report />
                 </div>
             </div>
         </Show>
     }
     .into_any()
+}
+
+/// The stages so far while a test runs, then its report.
+#[component]
+fn TestProgress(
+    running: RwSignal<bool>,
+    live: RwSignal<Vec<StageResult>>,
+    report: RwSignal<Option<Result<TestReport, Problem>>>,
+) -> AnyView {
+    view! {
+        <Show when=move || running.get()>
+            <ol class="stages live" aria-label="Stages so far">
+                {move || live.get().iter().map(stage_row).collect_view()}
+                <li class="stage running">"…"</li>
+            </ol>
+        </Show>
+        <div aria-live="polite">
+            {move || report.get().map(|r| match r {
+                Ok(report) => view! { <TestReportView report /> }.into_any(),
+                Err(problem) => view! { <ProblemNotice problem /> }.into_any(),
+            })}
+        </div>
+    }
+    .into_any()
+}
+
+/// One stage of a test send: its name, milliseconds and what happened.
+fn stage_row(s: &StageResult) -> impl IntoView + use<> {
+    let status = match s.status {
+        StageStatus::Ok => "ok",
+        StageStatus::Failed => "failed",
+        StageStatus::Skipped => "skipped",
+    };
+    view! {
+        <li class=format!("stage {status}")>
+            <span class="stage-name">{s.stage.as_str()}</span>
+            <span class="stage-ms">{format!("{} ms", s.ms)}</span>
+            <span class="stage-detail">{s.detail.clone()}</span>
+        </li>
+    }
 }
 
 #[component]
@@ -870,24 +924,7 @@ fn TestReportView(report: TestReport) -> AnyView {
             .unwrap_or_default();
         format!("{}{field}", f.remedy)
     });
-    let stages = report
-        .stages
-        .iter()
-        .map(|s| {
-            let status = match s.status {
-                StageStatus::Ok => "ok",
-                StageStatus::Failed => "failed",
-                StageStatus::Skipped => "skipped",
-            };
-            view! {
-                <li class=format!("stage {status}")>
-                    <span class="stage-name">{s.stage.as_str()}</span>
-                    <span class="stage-ms">{format!("{} ms", s.ms)}</span>
-                    <span class="stage-detail">{s.detail.clone()}</span>
-                </li>
-            }
-        })
-        .collect_view();
+    let stages = report.stages.iter().map(stage_row).collect_view();
     let transcript = report
         .transcript
         .iter()
