@@ -163,3 +163,33 @@ test('a test send shows each stage as it finishes, before the report', async ({ 
     peer.stop();
   }
 });
+
+test('following a link with unsaved changes asks first', async ({ page, consoleErrors }) => {
+  await page.goto('/profiles/new');
+  await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
+  const back = page.locator('.breadcrumb a');
+
+  // Nothing typed yet: the link just works.
+  await back.click();
+  await expect(page).toHaveURL(/\/$/);
+  await page.goto('/profiles/new');
+  await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
+  const name = page.getByRole('textbox', { name: 'Name', exact: true });
+  await name.fill('Half-typed relay');
+
+  const questions: string[] = [];
+  page.once('dialog', (dialog) => {
+    questions.push(dialog.message());
+    void dialog.dismiss();
+  });
+  await back.click();
+  await expect(page).toHaveURL(/\/profiles\/new$/);
+  await expect(name).toHaveValue('Half-typed relay');
+  expect(questions).toEqual(['Your changes are not saved. Leave this page?']);
+
+  page.once('dialog', (dialog) => void dialog.accept());
+  await back.click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Profiles');
+  expect(consoleErrors).toEqual([]);
+});

@@ -44,13 +44,19 @@ pub fn App() -> impl IntoView {
     // the page is interactive, not just painted.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let unsaved = UnsavedChanges(RwSignal::new(false));
+    provide_context(unsaved);
 
     view! {
         <Title formatter=|page: String| {
             if page.is_empty() { PRODUCT_NAME.to_string() } else { format!("{page} · {PRODUCT_NAME}") }
         } />
         <Router>
-            <div class="app" data-hydrated=move || hydrated.get().to_string()>
+            <div
+                class="app"
+                data-hydrated=move || hydrated.get().to_string()
+                on:click=move |event| unsaved.confirm_link(event)
+            >
                 <Header />
                 <main id="main" class="content">
                     <Routes fallback=pages::NotFound>
@@ -70,6 +76,38 @@ pub fn App() -> impl IntoView {
                 </main>
             </div>
         </Router>
+    }
+}
+
+/// Whether a form on the page has changes not yet saved. A page with a form sets it; following a
+/// link then asks first. (Closing or reloading the tab is the form's own `beforeunload`.)
+#[derive(Clone, Copy)]
+pub struct UnsavedChanges(pub RwSignal<bool>);
+
+impl UnsavedChanges {
+    /// Runs before the router's own click handler (which sits on the window and skips a click
+    /// whose default was prevented): a link followed with unsaved changes asks first.
+    fn confirm_link(self, event: leptos::ev::MouseEvent) {
+        use leptos::wasm_bindgen::JsCast;
+        if !self.0.get_untracked() || event.default_prevented() {
+            return;
+        }
+        let on_link = event
+            .target()
+            .and_then(|target| target.dyn_into::<leptos::web_sys::Element>().ok())
+            .and_then(|element| element.closest("a[href]").ok().flatten())
+            .is_some();
+        if !on_link {
+            return;
+        }
+        let leave = window()
+            .confirm_with_message("Your changes are not saved. Leave this page?")
+            .unwrap_or(true);
+        if leave {
+            self.0.set(false);
+        } else {
+            event.prevent_default();
+        }
     }
 }
 

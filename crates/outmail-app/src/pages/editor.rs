@@ -453,6 +453,11 @@ fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
         }
     });
     on_cleanup(move || guard.remove());
+    // Links inside the app ask too (see `UnsavedChanges`).
+    if let Some(unsaved) = use_context::<crate::UnsavedChanges>() {
+        Effect::new(move |_| unsaved.0.set(changed.get()));
+        on_cleanup(move || unsaved.0.set(false));
+    }
 
     let save = move |etag: Option<String>| {
         let draft = form.draft.get_untracked();
