@@ -215,8 +215,23 @@ pub async fn post_events<B: Serialize>(
     std::future::pending().await
 }
 
+/// `base` with a query of the `pairs` whose value is not empty, each value percent-encoded: a
+/// filter that is not set stays out of the address.
+pub fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(key, value)| format!("{key}={}", encode(value)))
+        .collect();
+    if query.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", query.join("&"))
+    }
+}
+
 /// Percent-encodes one query value.
-pub fn query_value(value: &str) -> String {
+fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         match byte {

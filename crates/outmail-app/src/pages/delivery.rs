@@ -8,23 +8,12 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use outmail_types::delivery::{MessageStatus, MessageView, SendAccepted};
 
-use crate::api::{self, query_value};
+use crate::api::{self, with_query};
 use crate::components::{Loading, Notice, ProblemNotice, ShowNotice, StatusBadge, Time};
 
 /// The log's address with the filters that are set.
 fn log_address(base: &str, status: &str, tenant: &str) -> String {
-    let mut query = Vec::new();
-    if !status.is_empty() {
-        query.push(format!("status={}", query_value(status)));
-    }
-    if !tenant.is_empty() {
-        query.push(format!("tenant={}", query_value(tenant)));
-    }
-    if query.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", query.join("&"))
-    }
+    with_query(base, &[("status", status), ("tenant", tenant)])
 }
 
 #[component]

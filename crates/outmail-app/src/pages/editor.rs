@@ -504,25 +504,21 @@ fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
             }
         });
     };
-    let on_submit = {
-        move |event: leptos::ev::SubmitEvent| {
-            event.prevent_default();
-            form.submitted.set(true);
-            if !invalid.get_untracked() {
-                save(
-                    form.saved
-                        .with_untracked(|s| s.as_ref().map(|s| s.etag.clone())),
-                );
-            }
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        form.submitted.set(true);
+        if !invalid.get_untracked() {
+            save(
+                form.saved
+                    .with_untracked(|s| s.as_ref().map(|s| s.etag.clone())),
+            );
         }
     };
-    let reapply = {
-        move |_| {
-            if let Some(newer) = conflict.get_untracked() {
-                let etag = newer.etag.clone();
-                form.saved.set(Some(newer));
-                save(Some(etag));
-            }
+    let reapply = move |_| {
+        if let Some(newer) = conflict.get_untracked() {
+            let etag = newer.etag.clone();
+            form.saved.set(Some(newer));
+            save(Some(etag));
         }
     };
     let take_theirs = move |_| {

@@ -13,26 +13,21 @@ use outmail_types::profile::TransportKind;
 use outmail_types::settings::Page;
 use outmail_types::{ProfileSummary, ProfileView};
 
-use crate::api::{self, query_value};
+use crate::api::{self, with_query};
 use crate::components::{ConfirmDialog, Loading, Notice, ProblemNotice, ShowNotice, Time};
 
 /// The list's address with the filters that are set.
 fn list_address(base: &str, name: &str, transport: &str, page: u32) -> String {
-    let mut query = Vec::new();
-    if !name.is_empty() {
-        query.push(format!("name={}", query_value(name)));
-    }
-    if !transport.is_empty() {
-        query.push(format!("transport={}", query_value(transport)));
-    }
-    if page > 1 {
-        query.push(format!("page={page}"));
-    }
-    if query.is_empty() {
-        base.to_owned()
+    // Page 1 is the default and stays out of the address.
+    let page = if page > 1 {
+        page.to_string()
     } else {
-        format!("{base}?{}", query.join("&"))
-    }
+        String::new()
+    };
+    with_query(
+        base,
+        &[("name", name), ("transport", transport), ("page", &page)],
+    )
 }
 
 #[component]
