@@ -2,7 +2,7 @@
 // 10 cold loads), and the time from a keystroke in the profile editor to the end of the
 // validation it triggers (p50, p99 over 300 keystrokes), in headless Chromium against the
 // release server. Run through scripts/bench-ui.sh, which builds nothing: run `./dev build` first.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -40,7 +40,16 @@ async function startServer(dataDir) {
   return { child, url };
 }
 
+// Every page needs a signed-in user: an admin made with the CLI (password on stdin) before the
+// server starts.
+const ADMIN = { email: 'bench@example.com', password: 'bench admin password' };
 const dataDir = mkdtempSync(join(tmpdir(), 'outmail-bench-ui-'));
+const created = spawnSync(binary, ['admin', 'create', '--data-dir', dataDir, '--email', ADMIN.email, '--role', 'admin'], {
+  cwd: root,
+  input: `${ADMIN.password}\n`,
+  encoding: 'utf8',
+});
+if (created.status !== 0) throw new Error(`outmail admin create failed: ${created.stdout}${created.stderr}`);
 const { child, url } = await startServer(dataDir);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -49,8 +58,15 @@ const browser = await chromium.launch({
 try {
   // Twenty profiles, so the list page renders real rows.
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  // context.request shares the browser context's cookies; writes from outside a page need the
+  // server's own Origin (CSRF rule).
+  const origin = { Origin: url };
+  const signedIn = await context.request.post(`${url}/api/v1/session`, { data: ADMIN, headers: origin });
+  if (signedIn.status() !== 200) throw new Error(`sign-in failed: ${signedIn.status()} ${await signedIn.text()}`);
+  const session = await context.storageState();
   for (let n = 0; n < 20; n++) {
     const response = await context.request.post(`${url}/api/v1/profiles`, {
+      headers: origin,
       data: {
         name: `Bench relay ${n}`,
         transport: { kind: 'smtp', host: `smtp${n}.example.com`, port: 587, security: 'starttls', auth: { kind: 'none' } },
@@ -60,11 +76,11 @@ try {
     if (response.status() !== 201) throw new Error(`seeding failed: ${response.status()} ${await response.text()}`);
   }
 
-  // Cold loads: a new context each time, so nothing is cached.
+  // Cold loads: a new context each time, so nothing is cached; only the session cookie is kept.
   const paints = [];
   const hydrations = [];
   for (let n = 0; n < LOADS; n++) {
-    const cold = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const cold = await browser.newContext({ viewport: { width: 1280, height: 800 }, storageState: session });
     const page = await cold.newPage();
     await page.addInitScript(() => {
       new MutationObserver((_, observer) => {

@@ -1,6 +1,7 @@
 // Real mail peers for the specs, and small API helpers to set up what a spec needs before it
 // drives the browser. The SMTP peer is the same aiosmtpd server the Rust tests use; every
-// message it accepts is a JSON file the spec can assert on.
+// message it accepts is a JSON file the spec can assert on. The API helpers take the spec's
+// `request` fixture, which is signed in as the admin and sends the server's Origin (fixtures.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';

@@ -84,6 +84,13 @@ pub async fn delete(path: &str, etag: &str) -> Result<(), Problem> {
         .map(|_| ())
 }
 
+/// `DELETE` of something that has no version to name: the session, an API token.
+pub async fn delete_plain(path: &str) -> Result<(), Problem> {
+    send::<(), serde::de::IgnoredAny>("DELETE", path, None, None)
+        .await
+        .map(|_| ())
+}
+
 #[cfg(feature = "hydrate")]
 async fn send<B: Serialize, T: DeserializeOwned>(
     method: &str,

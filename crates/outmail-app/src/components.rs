@@ -1,5 +1,5 @@
-//! Small pieces every page uses: the loading and error states, badges, times and the
-//! confirmation dialog.
+//! Small pieces every page uses: the loading and error states, badges, times, the
+//! confirmation dialog, and whether the signed-in person may change anything.
 
 use leptos::prelude::*;
 use outmail_types::delivery::MessageStatus;
@@ -120,5 +120,29 @@ pub fn ShowNotice(notice: Notice) -> impl IntoView {
             Ok(text) => view! { <p class="notice ok">{text}</p> }.into_any(),
             Err(problem) => view! { <ProblemNotice problem /> }.into_any(),
         })
+    }
+}
+
+/// Whether the signed-in person may change things: false only for a viewer. The one place the
+/// UI decides which buttons are off; the server refuses a viewer's writes anyway, so while the
+/// session is still loading (or on a page without one) everything counts as changeable.
+pub fn can_change() -> Signal<bool> {
+    let user = use_context::<crate::CurrentUser>();
+    Signal::derive(move || {
+        user.and_then(|user| user.0.with(|session| session.as_ref().map(|s| s.role.can_change())))
+            .unwrap_or(true)
+    })
+}
+
+/// Says, near a page's title, why its buttons are off for a viewer.
+#[component]
+pub fn ReadOnlyNotice() -> impl IntoView {
+    let can = can_change();
+    view! {
+        <Show when=move || !can.get()>
+            <p class="notice read-only" role="status">
+                "Read only: you are signed in as a viewer."
+            </p>
+        </Show>
     }
 }

@@ -1,11 +1,13 @@
 //! The outmail admin UI: the HTML shell, the layout with navigation, and the pages.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     ParamSegment, StaticSegment,
     components::{A, Route, Router, Routes},
 };
+use outmail_types::access::SessionView;
 
 mod api;
 mod components;
@@ -14,8 +16,33 @@ mod pages;
 /// The product name, shown in the title bar and the header.
 pub const PRODUCT_NAME: &str = "outmail";
 
+/// The content security policy of every response: scripts only from this site (plus the inline
+/// hydration scripts of this one page, named by `nonce`), WebAssembly compiled from them, no
+/// framing, no plug-ins, forms and fetches to this site only.
+pub fn content_security_policy(nonce: Option<&str>) -> String {
+    let inline = nonce
+        .map(|nonce| format!(" 'nonce-{nonce}'"))
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{inline}; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 /// The whole HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // Leptos' hydration bootstrap and its resource data are inline scripts carrying this
+    // response's nonce: the policy allows exactly those.
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) && let Ok(policy) =
+        http::HeaderValue::from_str(&content_security_policy(Some(&nonce.to_string())))
+    {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, policy);
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -46,6 +73,25 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
     let unsaved = UnsavedChanges(RwSignal::new(false));
     provide_context(unsaved);
+    let current_user = CurrentUser(RwSignal::new(None));
+    provide_context(current_user);
+    // Loaded once per page load, in the browser only (effects do not run on the server). A
+    // plain signal rather than a resource read by the pages: a resource read inside a page's
+    // `Suspense` would hold that page's content back, or show its loading state again, until
+    // the session arrives. A failed request (no session) leaves it empty.
+    Effect::new(move |_| {
+        // The sign-in and setup pages have no session to show: asking would only add a refused
+        // request, which the browser also reports as an error in its console.
+        let path = window().location().pathname().unwrap_or_default();
+        if path == "/login" || path == "/setup" {
+            return;
+        }
+        spawn_local(async move {
+            if let Ok(session) = api::get::<SessionView>("/session").await {
+                current_user.0.set(Some(session));
+            }
+        });
+    });
 
     view! {
         <Title formatter=|page: String| {
@@ -72,6 +118,10 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("tenants") view=pages::Tenants />
                         <Route path=StaticSegment("delivery") view=pages::DeliveryLog />
                         <Route path=StaticSegment("settings") view=pages::Settings />
+                        <Route path=StaticSegment("tokens") view=pages::Tokens />
+                        <Route path=StaticSegment("audit") view=pages::Audit />
+                        <Route path=StaticSegment("login") view=pages::Login />
+                        <Route path=StaticSegment("setup") view=pages::Setup />
                     </Routes>
                 </main>
             </div>
@@ -111,9 +161,26 @@ impl UnsavedChanges {
     }
 }
 
-/// The top bar: product name and the main navigation, collapsible on narrow screens.
+/// The signed-in person, from `GET /api/v1/session`: `None` while it loads and when nobody is
+/// signed in. Provided by [`App`]; see `components::can_change` for what a role may do.
+#[derive(Clone, Copy)]
+pub struct CurrentUser(pub RwSignal<Option<SessionView>>);
+
+/// Ends the session, then loads the sign-in page (a full load, so no page keeps showing data).
+fn sign_out() {
+    spawn_local(async move {
+        // Off to the sign-in page even if the request failed: the server refuses a session it
+        // no longer knows, and a network failure is better reported by the next page.
+        let _ = api::delete_plain("/session").await;
+        let _ = window().location().assign("/login");
+    });
+}
+
+/// The top bar: product name, the main navigation (collapsible on narrow screens) and who is
+/// signed in.
 #[component]
 fn Header() -> impl IntoView {
+    let current_user = use_context::<CurrentUser>();
     let menu_open = RwSignal::new(false);
     let toggle_menu = move |_| menu_open.update(|open| *open = !*open);
     // Following a link on a phone should not leave the menu covering the page.
@@ -147,7 +214,29 @@ fn Header() -> impl IntoView {
                 <A href="/tenants">"Tenants"</A>
                 <A href="/delivery">"Delivery log"</A>
                 <A href="/settings">"Settings"</A>
+                <A href="/tokens">"Tokens"</A>
+                <A href="/audit">"Audit log"</A>
             </nav>
+            // Always rendered, with a size that does not depend on its content, so nothing in
+            // the bar moves when the session arrives. Empty when nobody is signed in.
+            <div class="user-area">
+                {move || {
+                    current_user
+                        .and_then(|user| user.0.get())
+                        .map(|session| {
+                            let who = format!("{} ({})", session.email, session.role);
+                            let title = who.clone();
+                            view! {
+                                <span class="user-name" id="signed-in-as" title=title>
+                                    {who}
+                                </span>
+                                <button type="button" class="small" on:click=move |_| sign_out()>
+                                    "Sign out"
+                                </button>
+                            }
+                        })
+                }}
+            </div>
         </header>
     }
 }

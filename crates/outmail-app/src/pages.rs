@@ -1,19 +1,27 @@
-//! The top-level pages reached from the navigation.
+//! The top-level pages reached from the navigation, and the sign-in and first-setup pages.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+mod audit;
 mod delivery;
 mod editor;
+mod login;
 mod profiles;
 mod settings;
+mod setup;
 mod tenants;
+mod tokens;
 
+pub use audit::Audit;
 pub use delivery::DeliveryLog;
 pub use editor::{EditProfile, NewProfile};
+pub use login::Login;
 pub use profiles::Profiles;
 pub use settings::Settings;
+pub use setup::Setup;
 pub use tenants::Tenants;
+pub use tokens::Tokens;
 
 /// Any path the router does not know. On the server it also sets the HTTP status.
 #[component]

@@ -45,6 +45,8 @@ pub struct TestSend {
     /// The token cache and refresh-token store; the test always fetches a new token (it
     /// proves the credentials work now) and leaves it in the cache.
     pub oauth: OAuthRuntime,
+    /// Where the test may connect.
+    pub egress: crate::EgressPolicy,
 }
 
 /// Runs the test send. Each finished stage is also sent to `listener` when given.
@@ -61,7 +63,9 @@ pub async fn test_send(
         ..request.oauth
     };
     let transport =
-        Transport::new(request.spec, request.secrets, request.timeouts).with_oauth(oauth);
+        Transport::new(request.spec, request.secrets, request.timeouts)
+            .with_oauth(oauth)
+            .with_egress(request.egress);
     let blame = transport.blame();
     let mut trace = match listener {
         Some(listener) => Trace::with_listener(listener),

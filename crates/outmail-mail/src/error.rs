@@ -33,6 +33,11 @@ pub enum Reason {
     ProxyAuthFailed,
     /// The proxy answered, but could not reach the server (CONNECT 5xx, SOCKS failure).
     ProxyFailed,
+    /// The egress policy refuses the address (of the proxy when `proxy`): link-local,
+    /// metadata, or a private range not allowlisted.
+    EgressRefused {
+        proxy: bool,
+    },
 
     // TLS.
     /// TLS spoken to a plain-text port, or plain text to a TLS port.
@@ -149,7 +154,9 @@ impl MailError {
             | R::Utf8HeadersOff
             | R::LocalMtaMissing
             | R::ConsentRequired => FailureKind::Configuration,
-            R::DnsFailed | R::ConnectionRefused | R::Unreachable => FailureKind::Connect,
+            R::DnsFailed | R::ConnectionRefused | R::Unreachable | R::EgressRefused { .. } => {
+                FailureKind::Connect
+            }
             R::Timeout => FailureKind::Timeout,
             R::ProxyRefused | R::ProxyAuthFailed | R::ProxyFailed => FailureKind::Proxy,
             R::WrongPortForSecurity
@@ -241,6 +248,7 @@ impl MailError {
             R::Unreachable => "unreachable",
             R::Timeout => "timeout",
             R::ProxyRefused => "proxy_refused",
+            R::EgressRefused { .. } => "egress_refused",
             R::ProxyAuthFailed => "proxy_auth_failed",
             R::ProxyFailed => "proxy_failed",
             R::WrongPortForSecurity => "wrong_port_for_security",
@@ -371,6 +379,13 @@ impl MailError {
                 Some("proxy.host"),
                 "The proxy refused the connection or is not running: check the proxy host and \
                  port."
+                    .to_owned(),
+            ),
+            R::EgressRefused { proxy } => (
+                if *proxy { Some("proxy.host") } else { host },
+                "outmail does not connect to this address. Link-local and cloud-metadata \
+                 addresses are always refused; a private address is allowed when the server's \
+                 egress allowlist (--egress-allow) includes its range."
                     .to_owned(),
             ),
             R::ProxyAuthFailed => (

@@ -19,6 +19,7 @@ use outmail_types::diagnosis::Stage;
 use tokio::time::timeout;
 
 use crate::error::{MailError, Reason};
+use crate::egress::EgressPolicy;
 use crate::net::{self, ProxySettings, Timeouts};
 use crate::tls::TlsSettings;
 use crate::trace::Trace;
@@ -41,6 +42,7 @@ pub struct HttpSettings {
     pub tls: TlsSettings,
     pub proxy: Option<ProxySettings>,
     pub timeouts: Timeouts,
+    pub egress: EgressPolicy,
 }
 
 /// An open HTTP/1.1 connection to one origin.
@@ -66,6 +68,7 @@ impl HttpConnection {
             port,
             settings.proxy.as_ref(),
             settings.timeouts,
+            &settings.egress,
         )
         .await?;
         if url.is_https() {

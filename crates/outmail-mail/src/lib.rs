@@ -12,6 +12,7 @@
 //! - [`trace`]: stages with timings and the redacted transcript.
 
 pub mod doctor;
+pub mod egress;
 pub mod error;
 pub mod ews;
 pub mod graph;
@@ -26,6 +27,7 @@ pub mod tls;
 pub mod trace;
 pub mod transport;
 
+pub use egress::EgressPolicy;
 pub use error::{Blame, MailError, Reason};
 pub use message::{Attachment, Letter};
 pub use net::Timeouts;

@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use crate::egress::EgressPolicy;
 use crate::error::{MailError, Reason};
 use crate::trace::Trace;
 
@@ -95,11 +96,13 @@ pub async fn open(
     port: Port,
     proxy: Option<&ProxySettings>,
     timeouts: Timeouts,
+    egress: &EgressPolicy,
 ) -> Result<(BoxedStream, QuickAck), MailError> {
     match proxy {
         None => {
             let addresses = resolve(trace, host, port, timeouts).await?;
             trace.begin(Stage::Connect);
+            let addresses = admit(trace, egress, addresses, false)?;
             let (tcp, address) = connect_any(&addresses, timeouts)
                 .await
                 .map_err(|e| connect_error(e, Stage::Connect, Reason::ConnectionRefused))?;
@@ -111,6 +114,12 @@ pub async fn open(
         Some(proxy) => {
             let addresses = resolve(trace, &proxy.host, proxy.port, timeouts).await?;
             trace.begin(Stage::Connect);
+            let addresses = admit(trace, egress, addresses, true)?;
+            // The proxy resolves a host name itself; an address given as the host is checked
+            // here, so a proxy is no way around the policy for it.
+            if let Some(ip) = host.ip() {
+                admit(trace, egress, vec![SocketAddr::new(ip, port.get())], false)?;
+            }
             let (tcp, address) = connect_any(&addresses, timeouts)
                 .await
                 .map_err(|e| connect_error(e, Stage::Connect, Reason::ProxyRefused))?;
@@ -133,6 +142,35 @@ pub async fn open(
             ));
             Ok((stream, acks))
         }
+    }
+}
+
+/// The addresses of `addresses` the egress policy allows, in order; the refused ones are noted
+/// in the transcript. An error when none is left (`proxy`: the addresses are the proxy's).
+fn admit(
+    trace: &mut Trace,
+    egress: &EgressPolicy,
+    addresses: Vec<SocketAddr>,
+    proxy: bool,
+) -> Result<Vec<SocketAddr>, MailError> {
+    let mut refused = None;
+    let mut allowed = Vec::with_capacity(addresses.len());
+    for address in addresses {
+        match egress.check(address.ip()) {
+            Ok(()) => allowed.push(address),
+            Err(why) => {
+                trace.note(&format!("not connecting to {}: {}", address.ip(), why.describe()));
+                refused = Some((address, why));
+            }
+        }
+    }
+    match (allowed.is_empty(), refused) {
+        (true, Some((address, why))) => Err(MailError::new(
+            Reason::EgressRefused { proxy },
+            Stage::Connect,
+            format!("{} is {}", address.ip(), why.describe()),
+        )),
+        _ => Ok(allowed),
     }
 }
 

@@ -22,6 +22,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::time::timeout;
 
 use crate::error::{MailError, Reason};
+use crate::egress::EgressPolicy;
 use crate::net::{self, BoxedStream, ProxySettings, QuickAck, Timeouts};
 use crate::ntlm::{self, NtlmCredentials};
 use crate::tls::TlsSettings;
@@ -42,6 +43,7 @@ pub struct SmtpTarget {
     pub ehlo_name: String,
     pub proxy: Option<ProxySettings>,
     pub timeouts: Timeouts,
+    pub egress: EgressPolicy,
 }
 
 /// The credentials for AUTH, already resolved (a token already fetched).
@@ -92,6 +94,7 @@ pub async fn deliver(
         target.port,
         target.proxy.as_ref(),
         target.timeouts,
+        &target.egress,
     )
     .await?;
     let opened = Instant::now();
@@ -129,6 +132,7 @@ async fn explain_silent_greeting(target: &SmtpTarget, timed_out: MailError) -> M
         target.port,
         target.proxy.as_ref(),
         target.timeouts,
+        &target.egress,
     )
     .await
     else {

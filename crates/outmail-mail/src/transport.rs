@@ -11,6 +11,7 @@ use outmail_types::profile::{
 };
 use outmail_types::{Host, ProfileSpec, SecretSlot, SecretString};
 
+use crate::egress::EgressPolicy;
 use crate::error::{Blame, MailError, Reason};
 use crate::ews::{self, EwsAuth, EwsTarget};
 use crate::graph::{self, GraphTarget};
@@ -87,6 +88,7 @@ pub struct Transport {
     timeouts: Timeouts,
     oauth: OAuthRuntime,
     pool: Option<PoolSlot>,
+    egress: EgressPolicy,
 }
 
 impl Transport {
@@ -97,7 +99,14 @@ impl Transport {
             timeouts,
             oauth: OAuthRuntime::default(),
             pool: None,
+            egress: EgressPolicy::default(),
         }
+    }
+
+    /// Connects only where `policy` allows (the default allows loopback and public addresses).
+    pub fn with_egress(mut self, policy: EgressPolicy) -> Self {
+        self.egress = policy;
+        self
     }
 
     /// Uses `runtime` for OAuth tokens (without it, every send fetches a new token).
@@ -239,6 +248,7 @@ impl Transport {
                 .map_err(|e| MailError::new(Reason::TlsFailed, Stage::Prepare, e))?,
             proxy: self.proxy()?,
             timeouts: self.timeouts,
+            egress: self.egress.clone(),
         })
     }
 
@@ -253,6 +263,7 @@ impl Transport {
             ehlo_name: ehlo_name(smtp.ehlo_name.as_ref()),
             proxy: self.proxy()?,
             timeouts: self.timeouts,
+            egress: self.egress.clone(),
         })
     }
 

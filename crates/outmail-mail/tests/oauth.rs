@@ -255,6 +255,7 @@ fn http_settings() -> HttpSettings {
         tls: TlsSettings::new(None).unwrap(),
         proxy: None,
         timeouts: quick_timeouts(),
+        egress: Default::default(),
     }
 }
 

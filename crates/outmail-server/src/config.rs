@@ -21,6 +21,12 @@ pub const DEFAULT_LOG: &str = "info";
 /// A claimed message's lease: longer than the slowest attempt (the default timeouts allow
 /// about three minutes for a large message).
 pub const DEFAULT_DELIVERY_LEASE_SECONDS: u64 = 600;
+/// A session ends after this long without a request.
+pub const DEFAULT_SESSION_IDLE_MINUTES: u64 = 30;
+/// A session ends this long after sign-in, active or not.
+pub const DEFAULT_SESSION_HOURS: u64 = 12;
+/// Test sends one admin may start per minute.
+pub const DEFAULT_TEST_SENDS_PER_MINUTE: u32 = 10;
 /// The SQLite file inside the data folder.
 pub const SQLITE_FILE_NAME: &str = "outmail.db";
 
@@ -53,8 +59,34 @@ pub struct SettingsArgs {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub delivery_lease: Option<u64>,
 
+    /// Minutes without a request after which a signed-in session ends [default: 30]
+    #[arg(long, env = "OUTMAIL_SESSION_IDLE_MINUTES", value_name = "MINUTES", global = true,
+          value_parser = clap::value_parser!(u64).range(1..=1_440))]
+    pub session_idle_minutes: Option<u64>,
+
+    /// Hours after sign-in at which a session ends however active it is [default: 12]
+    #[arg(long, env = "OUTMAIL_SESSION_HOURS", value_name = "HOURS", global = true,
+          value_parser = clap::value_parser!(u64).range(1..=720))]
+    pub session_hours: Option<u64>,
+
+    /// Test sends each admin may start per minute; more are refused with 429 [default: 10]
+    #[arg(long, env = "OUTMAIL_TEST_SENDS_PER_MINUTE", value_name = "COUNT", global = true,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub test_sends_per_minute: Option<u32>,
+
+    /// Private address ranges outmail may connect to, e.g. `10.20.0.0/16,fd00::/8` (link-local
+    /// and cloud-metadata addresses are refused whatever this says) [default: none]
+    #[arg(long, env = "OUTMAIL_EGRESS_ALLOW", value_name = "CIDR,...", global = true,
+          value_delimiter = ',')]
+    pub egress_allow: Option<Vec<ipnet::IpNet>>,
+
+    /// Refuse loopback addresses too (allowed by default, for a local MTA or relay)
+    #[arg(long, env = "OUTMAIL_EGRESS_DENY_LOOPBACK", global = true)]
+    pub egress_deny_loopback: bool,
+
     /// A TOML file with any of the settings above (bind, data_dir, database_url, log, site_root,
-    /// delivery_lease)
+    /// delivery_lease, session_idle_minutes, session_hours, test_sends_per_minute,
+    /// egress_allow, egress_deny_loopback)
     #[arg(long, env = "OUTMAIL_CONFIG", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 }
@@ -69,6 +101,11 @@ struct FileSettings {
     log: Option<LogFilter>,
     site_root: Option<PathBuf>,
     delivery_lease: Option<u64>,
+    session_idle_minutes: Option<u64>,
+    session_hours: Option<u64>,
+    test_sends_per_minute: Option<u32>,
+    egress_allow: Option<Vec<ipnet::IpNet>>,
+    egress_deny_loopback: Option<bool>,
 }
 
 /// The resolved settings the server runs with.
@@ -81,6 +118,27 @@ pub struct Config {
     pub site_root: PathBuf,
     /// How long a delivery worker holds a claimed message.
     pub delivery_lease: std::time::Duration,
+    pub access: AccessConfig,
+}
+
+/// Sessions, test-send limits and where outgoing connections may go.
+#[derive(Debug, Clone)]
+pub struct AccessConfig {
+    pub session_idle: std::time::Duration,
+    pub session_lifetime: std::time::Duration,
+    pub test_sends_per_minute: u32,
+    pub egress: outmail_mail::EgressPolicy,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            session_idle: std::time::Duration::from_secs(DEFAULT_SESSION_IDLE_MINUTES * 60),
+            session_lifetime: std::time::Duration::from_secs(DEFAULT_SESSION_HOURS * 3_600),
+            test_sends_per_minute: DEFAULT_TEST_SENDS_PER_MINUTE,
+            egress: outmail_mail::EgressPolicy::default(),
+        }
+    }
 }
 
 /// Why the settings could not be resolved. Each message names the setting and what to change.
@@ -134,6 +192,32 @@ impl Config {
                     .or(file.delivery_lease)
                     .unwrap_or(DEFAULT_DELIVERY_LEASE_SECONDS),
             ),
+            access: AccessConfig {
+                session_idle: std::time::Duration::from_secs(
+                    60 * args
+                        .session_idle_minutes
+                        .or(file.session_idle_minutes)
+                        .unwrap_or(DEFAULT_SESSION_IDLE_MINUTES),
+                ),
+                session_lifetime: std::time::Duration::from_secs(
+                    3_600
+                        * args
+                            .session_hours
+                            .or(file.session_hours)
+                            .unwrap_or(DEFAULT_SESSION_HOURS),
+                ),
+                test_sends_per_minute: args
+                    .test_sends_per_minute
+                    .or(file.test_sends_per_minute)
+                    .unwrap_or(DEFAULT_TEST_SENDS_PER_MINUTE),
+                egress: outmail_mail::EgressPolicy::new(
+                    !(args.egress_deny_loopback || file.egress_deny_loopback.unwrap_or(false)),
+                    args.egress_allow
+                        .clone()
+                        .or(file.egress_allow)
+                        .unwrap_or_default(),
+                ),
+            },
             data_dir,
         })
     }

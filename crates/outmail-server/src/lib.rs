@@ -2,6 +2,7 @@
 //! lifecycle of a running instance.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod mail;

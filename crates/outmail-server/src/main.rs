@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use outmail_server::{
     Server,
-    cli::{Cli, Command},
+    cli::{AdminCommand, Cli, Command},
     config::Config,
     serve::shutdown_signal,
 };
@@ -29,6 +29,10 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(config).await,
         Command::RotateKey => rotate_key(config).await,
+        Command::Admin(AdminCommand::Create { email, role }) => {
+            create_admin(config, &email, &role).await
+        }
+        Command::Admin(AdminCommand::List) => list_admins(config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -50,6 +54,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     // The one line meant for people: where to open the UI.
     println!("outmail is listening on http://{}", server.local_addr());
+    if let Some(url) = server.setup_url() {
+        println!(
+            "No admin yet: open {url} to create the first one (or run `outmail admin create`)"
+        );
+    }
     server.run(shutdown).await?;
     Ok(())
 }
@@ -62,5 +71,66 @@ async fn rotate_key(config: Config) -> anyhow::Result<()> {
         rotation.resealed, rotation.new_version
     );
     store.close().await;
+    Ok(())
+}
+
+async fn create_admin(config: Config, email: &str, role: &str) -> anyhow::Result<()> {
+    let password = read_new_password()?;
+    let (email, hash) = outmail_server::api::access::new_account(email, password)
+        .await
+        .map_err(|failure| anyhow::anyhow!(describe_failure(failure)))?;
+    let store = outmail_server::serve::open_store(&config).await?;
+    let created = store.create_admin(&email, role, &hash).await;
+    store.close().await;
+    match created {
+        Ok(admin) => {
+            println!("created {} ({})", admin.email, admin.role);
+            Ok(())
+        }
+        Err(outmail_store::StoreError::Conflict { .. }) => {
+            anyhow::bail!("an account with the email {email} exists already")
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The reasons an account was refused, one line per field.
+fn describe_failure(failure: outmail_server::api::error::ApiFailure) -> String {
+    match failure {
+        outmail_server::api::error::ApiFailure::Client { error, .. } if !error.fields.is_empty() => error
+            .fields
+            .iter()
+            .flat_map(|(field, errors)| errors.iter().map(move |e| format!("{field}: {}", e.message)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        outmail_server::api::error::ApiFailure::Client { error, .. } => error.message,
+        other => format!("{other:?}"),
+    }
+}
+
+/// The new password: asked twice without echo on a terminal, else the first line of stdin
+/// (for scripts: `printf '%s\n' "$PASSWORD" | outmail admin create ...`).
+fn read_new_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat the password: ")?;
+        anyhow::ensure!(first == second, "the two passwords are not the same");
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password on standard input");
+    Ok(password)
+}
+
+async fn list_admins(config: Config) -> anyhow::Result<()> {
+    let store = outmail_server::serve::open_store(&config).await?;
+    let admins = store.list_admins().await;
+    store.close().await;
+    for admin in admins? {
+        println!("{}\t{}", admin.email, admin.role);
+    }
     Ok(())
 }

@@ -8,7 +8,7 @@ use outmail_store::{Keyring, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
-use crate::{api, config::Config, site, state::AppState};
+use crate::{api, auth, config::Config, site, state::AppState};
 
 /// The whole HTTP surface: the REST API under `/api/v1`, then the UI and its files.
 pub fn router(state: AppState) -> Router {
@@ -20,10 +20,30 @@ pub fn router(state: AppState) -> Router {
             axum::routing::get(api::consent::callback),
         )
         .merge(site::router(&state))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn(security_headers))
         // Already-compressed files (the precompressed WASM) carry Content-Encoding and are skipped.
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Headers that every response carries: the content security policy (pages rendered by
+/// Leptos set their own, with the nonce of their inline scripts), no framing, no MIME sniffing,
+/// no referrer leaving the site.
+async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(policy) = HeaderValue::from_str(&outmail_app::content_security_policy(None))
+    {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
 }
 
 /// A server bound to its address, ready to run.
@@ -31,6 +51,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    setup_token: Option<String>,
 }
 
 impl Server {
@@ -49,16 +70,34 @@ impl Server {
             .with_context(|| format!("cannot listen on {} (--bind / OUTMAIL_BIND)", config.bind))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let store = open_store(config).await?;
+        let access = auth::AccessState::new(config.access.clone());
+        // Nobody can sign in yet: a one-time token lets whoever started the server create the
+        // first admin in the browser (or use `outmail admin create`).
+        let setup_token = if store.admin_count().await? == 0 {
+            Some(access.issue_setup_token())
+        } else {
+            None
+        };
         let state = AppState {
             leptos_options: site::leptos_options(&config.site_root, local_addr),
             store,
             mail: std::sync::Arc::new(crate::mail::MailRuntime::new(config.delivery_lease)),
+            access: std::sync::Arc::new(access),
         };
         Ok(Self {
             listener,
             router: router(state.clone()),
             state,
+            setup_token,
         })
+    }
+
+    /// The address of the first-run setup page with its one-time token, while no admin exists.
+    /// The token is in the fragment, which browsers never send to a server or a log.
+    pub fn setup_url(&self) -> Option<String> {
+        self.setup_token
+            .as_ref()
+            .map(|token| format!("http://{}/setup#token={token}", self.local_addr()))
     }
 
     /// The address actually bound (useful with port 0).

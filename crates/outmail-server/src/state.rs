@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use outmail_store::Store;
 
+use crate::auth::AccessState;
 use crate::mail::MailRuntime;
 
 /// Shared, cheaply cloned state of a running server.
@@ -14,6 +15,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
     pub mail: Arc<MailRuntime>,
+    pub access: Arc<AccessState>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -206,6 +206,7 @@ async fn send_through(
     let oauth = state.mail.oauth_for(&state.store, Some(profile_id), &spec);
     let transport = Transport::new(spec, secrets, Timeouts::default())
         .with_oauth(oauth)
+        .with_egress(state.access.config.egress.clone())
         .with_pool(state.mail.pool_for(profile_id, profile.version));
     let mut trace = Trace::new();
     match transport.send(&mut trace, letter, false).await {

@@ -17,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use tokio::sync::RwLock;
 
+mod access;
 mod error;
 mod failover;
 mod global;
@@ -27,6 +28,7 @@ mod routing;
 pub mod seal;
 mod tenants;
 
+pub use access::{AdminRow, ApiTokenRow, AuditRow, AuditWrite, SessionRow};
 pub use error::StoreError;
 pub use failover::{FailoverEvent, FailoverRow};
 pub use outbox::{

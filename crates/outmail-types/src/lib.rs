@@ -18,6 +18,7 @@
 #[macro_use]
 mod macros;
 
+pub mod access;
 pub mod cert;
 pub mod date;
 pub mod delivery;

@@ -9,7 +9,9 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use outmail_types::delivery::{MessageStatus, MessageView, SendAccepted};
 
 use crate::api::{self, with_query};
-use crate::components::{Loading, Notice, ProblemNotice, ShowNotice, StatusBadge, Time};
+use crate::components::{
+    Loading, Notice, ProblemNotice, ReadOnlyNotice, ShowNotice, StatusBadge, Time, can_change,
+};
 
 /// The log's address with the filters that are set.
 fn log_address(base: &str, status: &str, tenant: &str) -> String {
@@ -57,6 +59,7 @@ pub fn DeliveryLog() -> impl IntoView {
     view! {
         <Title text="Delivery log" />
         <h1>"Delivery log"</h1>
+        <ReadOnlyNotice />
         <p class="lead">
             "Every message the product sent, with its attempts, the server used and why it failed or was left out."
         </p>
@@ -108,6 +111,7 @@ fn MessageTable(
     list: Vec<MessageView>,
     resend: impl Fn(String) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
+    let can = can_change();
     let rows = list
         .into_iter()
         .map(|message| {
@@ -141,6 +145,7 @@ fn MessageTable(
                                 type="button"
                                 class="small"
                                 aria-label=format!("Resend “{}”", message.subject)
+                                disabled=move || !can.get()
                                 on:click={
                                     let resend = resend.clone();
                                     let id = id.clone();

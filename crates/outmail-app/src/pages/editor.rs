@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::api::{self, Problem, Tagged};
 
 mod remote;
-use crate::components::{Loading, Notice, ProblemNotice, ShowNotice};
+use crate::components::{Loading, Notice, ProblemNotice, ReadOnlyNotice, ShowNotice, can_change};
 
 type Draft = ProfileDraft<SecretInput>;
 
@@ -402,6 +402,7 @@ fn Editor(id: Option<String>) -> AnyView {
         <Title text=title />
         <p class="breadcrumb"><a href="/">"Profiles"</a></p>
         <h1>{title}</h1>
+        <ReadOnlyNotice />
         <Suspense fallback=|| view! { <Loading what="the profile" /> }>
             {move || Suspend::new(async move {
                 match loaded.await {
@@ -444,6 +445,7 @@ fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
     let saving = RwSignal::new(false);
     let invalid = Memo::new(move |_| !form.errors.with(FieldErrors::is_empty));
     let changed = Memo::new(move |_| form.changed());
+    let can = can_change();
 
     // Leaving the page with unsaved changes asks first.
     let guard = window_event_listener(leptos::ev::beforeunload, move |event| {
@@ -758,7 +760,7 @@ fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
                 </Show>
             </div>
             <div class="form-actions">
-                <button type="submit" class="primary" disabled=move || invalid.get() || !changed.get() || saving.get()>
+                <button type="submit" class="primary" disabled=move || invalid.get() || !changed.get() || saving.get() || !can.get()>
                     {move || if saving.get() { "Saving…" } else { "Save" }}
                 </button>
                 <TestSend form />
@@ -781,6 +783,18 @@ fn TestSend(form: Form) -> AnyView {
     let running = RwSignal::new(false);
     let report = RwSignal::new(None::<Result<TestReport, Problem>>);
     let live = RwSignal::new(Vec::<StageResult>::new());
+    let can = can_change();
+    // The recipient starts as the signed-in admin's own address, the usual first test.
+    let user = use_context::<crate::CurrentUser>();
+    let open_dialog = move |_| {
+        if to.with_untracked(|t| t.trim().is_empty())
+            && let Some(email) =
+                user.and_then(|u| u.0.with_untracked(|s| s.as_ref().map(|s| s.email.clone())))
+        {
+            to.set(email);
+        }
+        open.set(true);
+    };
     let run = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         running.set(true);
@@ -834,7 +848,7 @@ fn TestSend(form: Form) -> AnyView {
         });
     };
     view! {
-        <button type="button" on:click=move |_| open.set(true)>"Send a test"</button>
+        <button type="button" disabled=move || !can.get() on:click=open_dialog>"Send a test"</button>
         <Show when=move || open.get()>
             <div class="backdrop">
                 <div class="dialog wide" role="dialog" aria-modal="true" aria-labelledby="test-title"

@@ -14,7 +14,9 @@ use outmail_types::settings::Page;
 use outmail_types::{ProfileSummary, ProfileView};
 
 use crate::api::{self, with_query};
-use crate::components::{ConfirmDialog, Loading, Notice, ProblemNotice, ShowNotice, Time};
+use crate::components::{
+    ConfirmDialog, Loading, Notice, ProblemNotice, ReadOnlyNotice, ShowNotice, Time, can_change,
+};
 
 /// The list's address with the filters that are set.
 fn list_address(base: &str, name: &str, transport: &str, page: u32) -> String {
@@ -54,6 +56,7 @@ pub fn Profiles() -> impl IntoView {
         async move { api::get::<Vec<ActiveFailover>>("/failovers").await }
     });
     let notice: Notice = RwSignal::new(None);
+    let can = can_change();
 
     let navigate = use_navigate();
     let filter_to = move |name: String, transport: String| {
@@ -124,13 +127,26 @@ pub fn Profiles() -> impl IntoView {
     view! {
         <Title text="Profiles" />
         <h1>"Profiles"</h1>
+        <ReadOnlyNotice />
         <p class="lead">
             "Named mail-server profiles: SMTP, Exchange Web Services and Microsoft Graph, each with its sender, authentication and alternate server."
         </p>
         <form class="toolbar" role="search" on:submit=|event| event.prevent_default()>
-            <a class="button primary" href="/profiles/new">
-                "Add profile"
-            </a>
+            // A link cannot be switched off: a viewer gets a disabled button in its place.
+            <Show
+                when=move || can.get()
+                fallback=|| {
+                    view! {
+                        <button type="button" class="primary" disabled>
+                            "Add profile"
+                        </button>
+                    }
+                }
+            >
+                <a class="button primary" href="/profiles/new">
+                    "Add profile"
+                </a>
+            </Show>
             <div class="field inline">
                 <label for="profile-filter">"Name"</label>
                 <input
@@ -213,6 +229,7 @@ fn FailoverBanners(
     names: HashMap<String, String>,
     reset: impl Fn(String) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
+    let can = can_change();
     let name_of = move |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
     active
         .into_iter()
@@ -233,6 +250,7 @@ fn FailoverBanners(
                     <button
                         type="button"
                         aria-label=format!("Reset “{profile}” to its own server")
+                        disabled=move || !can.get()
                         on:click=move |_| reset(id.clone())
                     >
                         "Reset"
@@ -250,6 +268,7 @@ fn ProfileList(
     duplicate: impl Fn(ProfileSummary) + Clone + Send + Sync + 'static,
     ask_delete: impl Fn(ProfileSummary) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
+    let can = can_change();
     let rows = items
         .into_iter()
         .map(|profile| {
@@ -279,6 +298,7 @@ fn ProfileList(
                             type="button"
                             class="small"
                             aria-label=format!("Duplicate “{}”", profile.name)
+                            disabled=move || !can.get()
                             on:click=move |_| duplicate(for_duplicate.clone())
                         >
                             "Duplicate"
@@ -287,6 +307,7 @@ fn ProfileList(
                             type="button"
                             class="small danger"
                             aria-label=format!("Delete “{}”", profile.name)
+                            disabled=move || !can.get()
                             on:click=move |_| ask_delete(for_delete.clone())
                         >
                             "Delete"

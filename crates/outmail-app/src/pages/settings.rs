@@ -9,7 +9,7 @@ use outmail_types::settings::{GlobalSettingsDraft, GlobalSettingsView, Page};
 use outmail_types::{FieldErrors, ProfileSummary};
 
 use crate::api::{self, Problem, Tagged};
-use crate::components::{Loading, Notice, ProblemNotice, ShowNotice};
+use crate::components::{Loading, Notice, ProblemNotice, ReadOnlyNotice, ShowNotice, can_change};
 
 /// The form as loaded: the saved settings and their version.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,7 @@ pub fn Settings() -> impl IntoView {
     view! {
         <Title text="Settings" />
         <h1>"Settings"</h1>
+        <ReadOnlyNotice />
         <p class="lead">"Global switches that apply to every profile and tenant."</p>
         <Suspense fallback=|| view! { <Loading what="the settings" /> }>
             {move || Suspend::new(async move {
@@ -58,6 +59,7 @@ fn SettingsForm(saved: Saved, profiles: Vec<ProfileSummary>) -> impl IntoView {
     let conflict = RwSignal::new(None::<Saved>);
     let outcome: Notice = RwSignal::new(None);
     let saving = RwSignal::new(false);
+    let can = can_change();
 
     let changed = Memo::new(move |_| form.with(|f| *f != saved.with(|s| s.draft.clone())));
     let error_for = move |path: &'static str| {
@@ -252,7 +254,7 @@ fn SettingsForm(saved: Saved, profiles: Vec<ProfileSummary>) -> impl IntoView {
                 <button
                     type="submit"
                     class="primary"
-                    disabled=move || invalid.get() || !changed.get() || saving.get()
+                    disabled=move || invalid.get() || !changed.get() || saving.get() || !can.get()
                 >
                     {move || if saving.get() { "Saving…" } else { "Save" }}
                 </button>

@@ -11,7 +11,9 @@ use outmail_types::settings::{
 use outmail_types::{FieldErrors, ProfileSummary};
 
 use crate::api::{self, Problem};
-use crate::components::{ConfirmDialog, Loading, Notice, ProblemNotice, ShowNotice};
+use crate::components::{
+    ConfirmDialog, Loading, Notice, ProblemNotice, ReadOnlyNotice, ShowNotice, can_change,
+};
 
 /// One tenant with what it resolves to.
 #[derive(Debug, Clone)]
@@ -43,6 +45,7 @@ pub fn Tenants() -> impl IntoView {
     view! {
         <Title text="Tenants" />
         <h1>"Tenants"</h1>
+        <ReadOnlyNotice />
         <p class="lead">"Each tenant sends through the global profile or its own."</p>
         <div class="notices" aria-live="polite">
             <ShowNotice notice=notice />
@@ -101,6 +104,7 @@ fn AddTenant(
         profile: TenantProfileDraft::UseGlobal,
         support_address: None,
     });
+    let can = can_change();
     let touched = RwSignal::new(false);
     let errors = Memo::new(move |_| draft.with(|d| d.validate().err().unwrap_or_default()));
     let server_errors = RwSignal::new(FieldErrors::new());
@@ -179,7 +183,7 @@ fn AddTenant(
                         {profile_options(&profiles)}
                     </select>
                 </div>
-                <button type="submit" class="primary">
+                <button type="submit" class="primary" disabled=move || !can.get()>
                     "Add tenant"
                 </button>
             </fieldset>
@@ -202,6 +206,7 @@ fn TenantList(
     notice: Notice,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    let can = can_change();
     let deleting = RwSignal::new(None::<TenantView>);
     let confirm_open = RwSignal::new(false);
     let confirm_body = Signal::derive(move || {
@@ -291,6 +296,8 @@ fn TenantList(
                         <label for=select_id.clone()>"Sends through"</label>
                         <select
                             id=select_id
+                            // Changing it saves at once, so a viewer cannot change it.
+                            disabled=move || !can.get()
                             prop:value=current
                             on:change=move |e| change_profile(for_change.clone(), event_target_value(&e))
                         >
@@ -302,6 +309,7 @@ fn TenantList(
                         type="button"
                         class="small danger"
                         aria-label=format!("Delete tenant “{}”", row.view.tenant.name)
+                        disabled=move || !can.get()
                         on:click=move |_| {
                             deleting.set(Some(for_delete.clone()));
                             confirm_open.set(true);

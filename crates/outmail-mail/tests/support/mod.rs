@@ -67,6 +67,17 @@ pub fn smtp_draft(port: u16, security: &str, ca: Option<&str>, auth: &str, utf8:
 
 /// Runs a test send with short timeouts.
 pub async fn run(spec: ProfileSpec, secrets: Secrets, to: &str, dry_run: bool) -> TestReport {
+    run_within(spec, secrets, to, dry_run, Default::default()).await
+}
+
+/// Runs a test send with short timeouts under an egress policy.
+pub async fn run_within(
+    spec: ProfileSpec,
+    secrets: Secrets,
+    to: &str,
+    dry_run: bool,
+    egress: outmail_mail::EgressPolicy,
+) -> TestReport {
     test_send(
         TestSend {
             spec,
@@ -77,6 +88,7 @@ pub async fn run(spec: ProfileSpec, secrets: Secrets, to: &str, dry_run: bool) -
             timeouts: quick_timeouts(),
             deadline: Duration::from_secs(20),
             oauth: Default::default(),
+            egress,
         },
         None,
     )

@@ -149,7 +149,8 @@ async fn finish(state: &AppState, query: Callback) -> Result<(String, String), C
     {
         secrets.insert(SecretSlot::ProxyPassword, password);
     }
-    let transport = Transport::new(profile.spec.clone(), secrets, Default::default());
+    let transport = Transport::new(profile.spec.clone(), secrets, Default::default())
+        .with_egress(state.access.config.egress.clone());
     let explain = |e: outmail_mail::MailError| {
         let failure = e.to_failure(&transport.blame());
         fail(

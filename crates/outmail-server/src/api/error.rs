@@ -15,6 +15,12 @@ pub enum ApiFailure {
     Client { status: StatusCode, error: ApiError },
     /// The resource changed since the client read it: 412 with the current ETag.
     Stale { current_version: i64 },
+    /// Too many requests: 429 with `Retry-After` in whole seconds.
+    TooMany {
+        code: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// Our fault: logged with its cause, answered without it.
     Internal(anyhow::Error),
 }
@@ -95,6 +101,23 @@ impl IntoResponse for ApiFailure {
                 if let Ok(etag) = HeaderValue::from_str(&super::etag::format(current_version)) {
                     response.headers_mut().insert(header::ETAG, etag);
                 }
+                response
+            }
+            Self::TooMany {
+                code,
+                message,
+                retry_after,
+            } => {
+                // Rounded up: a client that waits exactly this long is let in.
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(ApiError::new(code, format!("{message}; try again in {seconds} s"))),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
                 response
             }
             Self::Internal(error) => {

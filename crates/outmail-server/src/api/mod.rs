@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::state::AppState;
 
+pub mod access;
 pub mod consent;
 pub mod documents;
 pub mod error;
@@ -45,6 +46,7 @@ pub mod transfer;
         (name = "tenants", description = "Tenants and their effective configuration"),
         (name = "routing", description = "Sender address or domain to profile"),
         (name = "transfer", description = "Export and import of the whole configuration"),
+        (name = "access", description = "Signing in, API tokens and the audit log"),
         (name = "system", description = "Health"),
     )
 )]
@@ -57,6 +59,12 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa_axum::{router::OpenApiRouter, routes};
     let (routes, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health))
+        .routes(routes!(access::login, access::current, access::logout))
+        .routes(routes!(access::setup))
+        .routes(routes!(access::list_tokens, access::create_token))
+        .routes(routes!(access::revoke_token))
+        .routes(routes!(access::audit))
+        .routes(routes!(access::export_audit))
         .routes(routes!(profiles::list, profiles::create))
         .routes(routes!(profiles::get, profiles::update, profiles::delete))
         .routes(routes!(profiles::duplicate))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, extract::State};
+use axum::{Extension, Json, extract::State};
 use outmail_mail::OAuthRuntime;
 use outmail_mail::doctor::{TEST_DEADLINE, TestSend, test_send, test_timeouts};
 use outmail_mail::transport::Secrets;
@@ -27,6 +27,7 @@ use super::error::{ApiFailure, ApiResult};
 use super::extract::ApiPath;
 use super::json::ApiJson;
 use super::profiles::{self, LoadedProfile};
+use crate::auth::{AuditNote, Principal};
 use crate::state::AppState;
 
 /// `POST /profiles/test`: test settings before (or instead of) saving them.
@@ -48,10 +49,12 @@ pub struct DraftTestRequest {
 #[utoipa::path(post, path = "/profiles/{id}/test", tag = "profiles", params(("id" = String, Path, description = "the resource ID")), request_body = TestSendRequest, responses((status = 200, description = "the report (also when the test failed: see `outcome` and `failure`); with `Accept: text/event-stream`, `stage` events then one `report` event", body = TestReport), (status = 404, description = "no such resource", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn saved(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<TestSendRequest>,
 ) -> ApiResult<Response> {
+    take_test_send(&state, &principal)?;
     let profile = profiles::load(&state, &id).await?;
     let to = recipient(&request.to, &profile.spec)?;
     let mut secrets = Secrets::new();
@@ -63,16 +66,23 @@ pub async fn saved(
     let oauth = state
         .mail
         .oauth_for(&state.store, Some(&profile.row.id), &profile.spec);
-    Ok(respond(&headers, profile.spec, secrets, to, request.dry_run, oauth).await)
+    let audit = TestAudit {
+        state: state.clone(),
+        actor: principal.actor(),
+        target: format!("profiles/{id}"),
+    };
+    Ok(respond(&state, &headers, profile.spec, secrets, to, request.dry_run, oauth, audit).await)
 }
 
 /// `POST /profiles/test`
 #[utoipa::path(post, path = "/profiles/test", tag = "profiles", request_body = DraftTestRequest, responses((status = 200, description = "the report (also when the test failed); with `Accept: text/event-stream`, `stage` events then one `report` event", body = TestReport), (status = 404, description = "`profile_id` names no profile", body = ApiError), (status = 422, description = "invalid fields, each named by its path (a kept secret whose destination changed must be entered again)", body = ApiError)))]
 pub async fn draft(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<DraftTestRequest>,
 ) -> ApiResult<Response> {
+    take_test_send(&state, &principal)?;
     let spec =
         profiles::validate(&request.profile).map_err(|failure| prefixed(failure, "profile"))?;
     let to = recipient(&request.to, &spec)?;
@@ -112,7 +122,59 @@ pub async fn draft(
     // rotated one goes back there, under the same destination rule.
     let saved_id = stored.as_ref().map(|s| s.row.id.as_str());
     let oauth = state.mail.oauth_for(&state.store, saved_id, &spec);
-    Ok(respond(&headers, spec, secrets, to, request.dry_run, oauth).await)
+    let audit = TestAudit {
+        state: state.clone(),
+        actor: principal.actor(),
+        target: saved_id.map_or_else(|| "profiles (unsaved)".to_owned(), |id| format!("profiles/{id}")),
+    };
+    Ok(respond(&state, &headers, spec, secrets, to, request.dry_run, oauth, audit).await)
+}
+
+/// Counts a test send against the admin's per-minute allowance: a test send connects wherever
+/// the admin says, so it must not become a scanner or a spam cannon.
+fn take_test_send(state: &AppState, principal: &Principal) -> ApiResult<()> {
+    let key = match principal {
+        Principal::Person { admin_id, .. } => admin_id.as_str(),
+        Principal::Token { id, .. } => id.as_str(),
+    };
+    state
+        .access
+        .take_test_send(key)
+        .map_err(|wait| ApiFailure::TooMany {
+            code: "rate_limited",
+            message: format!(
+                "at most {} test sends a minute",
+                state.access.config.test_sends_per_minute
+            ),
+            retry_after: wait,
+        })
+}
+
+/// Who started a test send, for its audit entry once the report is ready.
+struct TestAudit {
+    state: AppState,
+    actor: String,
+    target: String,
+}
+
+impl TestAudit {
+    async fn record(self, report: &TestReport, dry_run: bool) {
+        let outcome = match &report.failure {
+            None if dry_run => "dry run passed".to_owned(),
+            None => "delivered".to_owned(),
+            Some(failure) => format!("failed at {}: {}", failure.stage, failure.reason),
+        };
+        let event = outmail_store::AuditWrite {
+            actor: self.actor,
+            action: "test_send".to_owned(),
+            target: self.target,
+            fields: "[]".to_owned(),
+            outcome,
+        };
+        if let Err(error) = self.state.store.record_audit(&event).await {
+            tracing::error!(%error, "could not write the audit log");
+        }
+    }
 }
 
 /// One stored secret of profile `id`, opened for sending to the destination it was sealed for.
@@ -149,15 +211,21 @@ fn wants_event_stream(headers: &HeaderMap) -> bool {
         .any(|v| v.contains("text/event-stream"))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn respond(
+    state: &AppState,
     headers: &HeaderMap,
     spec: ProfileSpec,
     secrets: Secrets,
     to: Mailbox,
     dry_run: bool,
     oauth: OAuthRuntime,
+    audit: TestAudit,
 ) -> Response {
+    // The handler writes the test's own entry, with its outcome, once the report is ready.
+    let skip = AuditNote::recorded_by_handler();
     let request = TestSend {
+        egress: state.access.config.egress.clone(),
         spec,
         secrets,
         to,
@@ -170,7 +238,8 @@ async fn respond(
     if !wants_event_stream(headers) {
         let report = test_send(request, None).await;
         log_report(&report);
-        return Json(report).into_response();
+        audit.record(&report, dry_run).await;
+        return skip.attach(Json(report).into_response());
     }
     let (stages_tx, mut stages_rx) = mpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::unbounded_channel::<Result<Event, Infallible>>();
@@ -191,14 +260,17 @@ async fn respond(
             }
         };
         log_report(&report);
+        audit.record(&report, dry_run).await;
         if let Ok(event) = Event::default().event("report").json_data(&report) {
             let _ = events_tx.send(Ok(event));
         }
     });
     let stream = tokio_stream::wrappers::UnboundedReceiverStream::new(events_rx);
-    Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(5)))
-        .into_response()
+    skip.attach(
+        Sse::new(stream)
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(5)))
+            .into_response(),
+    )
 }
 
 fn log_report(report: &TestReport) {

@@ -64,6 +64,7 @@ async fn sign_in(authorize_url: &str) -> String {
         tls: TlsSettings::new(None).unwrap(),
         proxy: None,
         timeouts: Timeouts::default(),
+        egress: Default::default(),
     };
     let mut trace = Trace::new();
     let mut connection = HttpConnection::open(&mut trace, &url, &settings)
