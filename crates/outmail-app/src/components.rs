@@ -129,8 +129,11 @@ pub fn ShowNotice(notice: Notice) -> impl IntoView {
 pub fn can_change() -> Signal<bool> {
     let user = use_context::<crate::CurrentUser>();
     Signal::derive(move || {
-        user.and_then(|user| user.0.with(|session| session.as_ref().map(|s| s.role.can_change())))
-            .unwrap_or(true)
+        user.and_then(|user| {
+            user.0
+                .with(|session| session.as_ref().map(|s| s.role.can_change()))
+        })
+        .unwrap_or(true)
     })
 }
 

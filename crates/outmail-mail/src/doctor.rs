@@ -62,10 +62,9 @@ pub async fn test_send(
         fresh: true,
         ..request.oauth
     };
-    let transport =
-        Transport::new(request.spec, request.secrets, request.timeouts)
-            .with_oauth(oauth)
-            .with_egress(request.egress);
+    let transport = Transport::new(request.spec, request.secrets, request.timeouts)
+        .with_oauth(oauth)
+        .with_egress(request.egress);
     let blame = transport.blame();
     let mut trace = match listener {
         Some(listener) => Trace::with_listener(listener),

@@ -67,7 +67,9 @@ const METADATA: [IpAddr; 3] = [
     // Azure's wire server.
     IpAddr::V4(std::net::Ipv4Addr::new(168, 63, 129, 16)),
     // AWS over IPv6.
-    IpAddr::V6(std::net::Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254)),
+    IpAddr::V6(std::net::Ipv6Addr::new(
+        0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254,
+    )),
 ];
 
 /// Ranges that are never public: allowed only through the allowlist.
@@ -144,7 +146,10 @@ mod tests {
 
     #[test]
     fn metadata_and_link_local_are_refused_even_when_allowlisted() {
-        let everything = EgressPolicy::new(true, vec!["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()]);
+        let everything = EgressPolicy::new(
+            true,
+            vec!["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()],
+        );
         for address in [
             "169.254.169.254",
             "169.254.0.1",
@@ -158,15 +163,29 @@ mod tests {
             "224.0.0.1",
             "255.255.255.255",
         ] {
-            assert!(everything.check(ip(address)).is_err(), "{address} must be refused");
+            assert!(
+                everything.check(ip(address)).is_err(),
+                "{address} must be refused"
+            );
         }
     }
 
     #[test]
     fn private_ranges_need_the_allowlist() {
         let default = EgressPolicy::default();
-        for address in ["10.1.2.3", "172.20.0.5", "192.168.1.10", "100.64.0.1", "fd12::1", "::ffff:10.0.0.1"] {
-            assert_eq!(default.check(ip(address)), Err(Refusal::Private), "{address}");
+        for address in [
+            "10.1.2.3",
+            "172.20.0.5",
+            "192.168.1.10",
+            "100.64.0.1",
+            "fd12::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert_eq!(
+                default.check(ip(address)),
+                Err(Refusal::Private),
+                "{address}"
+            );
         }
         let office = EgressPolicy::new(true, vec!["10.1.0.0/16".parse().unwrap()]);
         assert_eq!(office.check(ip("10.1.2.3")), Ok(()));
@@ -187,7 +206,11 @@ mod tests {
     #[test]
     fn public_addresses_are_allowed() {
         for address in ["192.0.2.10", "8.8.8.8", "2001:db8::1", "172.32.0.1"] {
-            assert_eq!(EgressPolicy::default().check(ip(address)), Ok(()), "{address}");
+            assert_eq!(
+                EgressPolicy::default().check(ip(address)),
+                Ok(()),
+                "{address}"
+            );
         }
     }
 }

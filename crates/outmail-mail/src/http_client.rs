@@ -18,8 +18,8 @@ use outmail_types::HttpsUrl;
 use outmail_types::diagnosis::Stage;
 use tokio::time::timeout;
 
-use crate::error::{MailError, Reason};
 use crate::egress::EgressPolicy;
+use crate::error::{MailError, Reason};
 use crate::net::{self, ProxySettings, Timeouts};
 use crate::tls::TlsSettings;
 use crate::trace::Trace;

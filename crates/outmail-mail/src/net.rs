@@ -159,7 +159,11 @@ fn admit(
         match egress.check(address.ip()) {
             Ok(()) => allowed.push(address),
             Err(why) => {
-                trace.note(&format!("not connecting to {}: {}", address.ip(), why.describe()));
+                trace.note(&format!(
+                    "not connecting to {}: {}",
+                    address.ip(),
+                    why.describe()
+                ));
                 refused = Some((address, why));
             }
         }

@@ -21,8 +21,8 @@ use outmail_types::{Host, Port, SecretString, Security};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::time::timeout;
 
-use crate::error::{MailError, Reason};
 use crate::egress::EgressPolicy;
+use crate::error::{MailError, Reason};
 use crate::net::{self, BoxedStream, ProxySettings, QuickAck, Timeouts};
 use crate::ntlm::{self, NtlmCredentials};
 use crate::tls::TlsSettings;

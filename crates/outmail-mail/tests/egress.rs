@@ -6,8 +6,7 @@ mod support;
 use outmail_mail::EgressPolicy;
 use outmail_types::diagnosis::{Outcome, Stage};
 use support::{
-    Pki, ProxyPeer, ServerCert, SmtpPeer, arg, profile, reason, run_within, smtp_draft,
-    with_proxy,
+    Pki, ProxyPeer, ServerCert, SmtpPeer, arg, profile, reason, run_within, smtp_draft, with_proxy,
 };
 
 const NO_AUTH: &str = r#"{"kind": "none"}"#;
@@ -42,7 +41,10 @@ async fn a_host_resolving_to_a_refused_address_is_not_connected_to() {
     let failure = report.failure.as_ref().unwrap();
     assert_eq!(failure.stage, Stage::Connect);
     assert_eq!(failure.field.as_deref(), Some("transport.host"));
-    assert!(transcript(&report).contains("not connecting to 127.0.0.1"), "{report:#?}");
+    assert!(
+        transcript(&report).contains("not connecting to 127.0.0.1"),
+        "{report:#?}"
+    );
     assert!(peer.messages().is_empty());
 }
 
@@ -76,23 +78,38 @@ async fn metadata_and_private_addresses_are_refused_before_any_connection() {
         ("[fd00:ec2::254]", everything, "metadata"),
         ("10.0.0.25", EgressPolicy::default(), "egress allowlist"),
     ] {
-        let draft = smtp_draft(25, "none", None, NO_AUTH, false).replace("\"localhost\"", &format!("\"{host}\""));
+        let draft = smtp_draft(25, "none", None, NO_AUTH, false)
+            .replace("\"localhost\"", &format!("\"{host}\""));
         let (spec, secrets) = profile(&draft);
         let started = std::time::Instant::now();
         let report = run_within(spec, secrets, "ops@example.net", false, policy).await;
         assert_eq!(reason(&report), "egress_refused", "{host}: {report:#?}");
-        assert!(report.failure.as_ref().unwrap().message.contains(why), "{report:#?}");
+        assert!(
+            report.failure.as_ref().unwrap().message.contains(why),
+            "{report:#?}"
+        );
         // Refused on the spot, not after a connection attempt timed out.
-        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{host}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{host}"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_proxy_is_no_way_around_the_policy() {
     let proxy = ProxyPeer::microsocks(None);
-    let draft = smtp_draft(25, "none", None, NO_AUTH, false).replace("\"localhost\"", "\"169.254.169.254\"");
+    let draft = smtp_draft(25, "none", None, NO_AUTH, false)
+        .replace("\"localhost\"", "\"169.254.169.254\"");
     let (spec, secrets) = profile(&with_proxy(&draft, "socks5", proxy.port, None));
-    let report = run_within(spec, secrets, "ops@example.net", false, EgressPolicy::default()).await;
+    let report = run_within(
+        spec,
+        secrets,
+        "ops@example.net",
+        false,
+        EgressPolicy::default(),
+    )
+    .await;
     assert_eq!(reason(&report), "egress_refused", "{report:#?}");
 
     // The proxy's own address is judged too.
@@ -100,5 +117,8 @@ async fn a_proxy_is_no_way_around_the_policy() {
     let (spec, secrets) = profile(&with_proxy(&draft, "socks5", proxy.port, None));
     let report = run_within(spec, secrets, "ops@example.net", false, loopback_off()).await;
     assert_eq!(reason(&report), "egress_refused", "{report:#?}");
-    assert_eq!(report.failure.as_ref().unwrap().field.as_deref(), Some("proxy.host"));
+    assert_eq!(
+        report.failure.as_ref().unwrap().field.as_deref(),
+        Some("proxy.host")
+    );
 }

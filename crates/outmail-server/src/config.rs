@@ -76,8 +76,13 @@ pub struct SettingsArgs {
 
     /// Private address ranges outmail may connect to, e.g. `10.20.0.0/16,fd00::/8` (link-local
     /// and cloud-metadata addresses are refused whatever this says) [default: none]
-    #[arg(long, env = "OUTMAIL_EGRESS_ALLOW", value_name = "CIDR,...", global = true,
-          value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "OUTMAIL_EGRESS_ALLOW",
+        value_name = "CIDR,...",
+        global = true,
+        value_delimiter = ','
+    )]
     pub egress_allow: Option<Vec<ipnet::IpNet>>,
 
     /// Refuse loopback addresses too (allowed by default, for a local MTA or relay)

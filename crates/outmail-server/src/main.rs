@@ -53,14 +53,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let server = Server::build(&config).await?;
     let shutdown = shutdown_signal();
     // The one line meant for people: where to open the UI.
-    println!("outmail is listening on http://{}", server.local_addr());
+    say(&format!(
+        "outmail is listening on http://{}",
+        server.local_addr()
+    ));
     if let Some(url) = server.setup_url() {
-        println!(
+        say(&format!(
             "No admin yet: open {url} to create the first one (or run `outmail admin create`)"
-        );
+        ));
     }
     server.run(shutdown).await?;
     Ok(())
+}
+
+/// A line for the person who started the server. Whoever reads standard output may have gone
+/// (a closed pipe): that is no reason to stop serving, unlike `println!`'s panic.
+fn say(line: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
 async fn rotate_key(config: Config) -> anyhow::Result<()> {
@@ -97,12 +108,20 @@ async fn create_admin(config: Config, email: &str, role: &str) -> anyhow::Result
 /// The reasons an account was refused, one line per field.
 fn describe_failure(failure: outmail_server::api::error::ApiFailure) -> String {
     match failure {
-        outmail_server::api::error::ApiFailure::Client { error, .. } if !error.fields.is_empty() => error
-            .fields
-            .iter()
-            .flat_map(|(field, errors)| errors.iter().map(move |e| format!("{field}: {}", e.message)))
-            .collect::<Vec<_>>()
-            .join("; "),
+        outmail_server::api::error::ApiFailure::Client { error, .. }
+            if !error.fields.is_empty() =>
+        {
+            error
+                .fields
+                .iter()
+                .flat_map(|(field, errors)| {
+                    errors
+                        .iter()
+                        .map(move |e| format!("{field}: {}", e.message))
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
         outmail_server::api::error::ApiFailure::Client { error, .. } => error.message,
         other => format!("{other:?}"),
     }

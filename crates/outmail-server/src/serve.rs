@@ -20,7 +20,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::get(api::consent::callback),
         )
         .merge(site::router(&state))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
         .layer(axum::middleware::from_fn(security_headers))
         // Already-compressed files (the precompressed WASM) carry Content-Encoding and are skipped.
         .layer(CompressionLayer::new())
@@ -31,7 +34,10 @@ pub fn router(state: AppState) -> Router {
 /// Headers that every response carries: the content security policy (pages rendered by
 /// Leptos set their own, with the nonce of their inline scripts), no framing, no MIME sniffing,
 /// no referrer leaving the site.
-async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn security_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::http::{HeaderValue, header};
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -40,9 +46,15 @@ async fn security_headers(request: axum::extract::Request, next: axum::middlewar
     {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }
 

@@ -20,6 +20,11 @@ fn outmail() -> Command {
         "OUTMAIL_SITE_ROOT",
         "OUTMAIL_CONFIG",
         "OUTMAIL_DELIVERY_LEASE",
+        "OUTMAIL_SESSION_IDLE_MINUTES",
+        "OUTMAIL_SESSION_HOURS",
+        "OUTMAIL_TEST_SENDS_PER_MINUTE",
+        "OUTMAIL_EGRESS_ALLOW",
+        "OUTMAIL_EGRESS_DENY_LOOPBACK",
     ] {
         command.env_remove(name);
     }
@@ -94,13 +99,20 @@ fn serve_prints_its_url_and_exits_zero_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first_line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
+    stdout.read_line(&mut first_line).unwrap();
     assert!(
         first_line.starts_with("outmail is listening on http://127.0.0.1:"),
         "{first_line}"
+    );
+    // No account yet: the one-time setup address follows, its token in the fragment.
+    let mut second_line = String::new();
+    stdout.read_line(&mut second_line).unwrap();
+    assert!(
+        second_line.starts_with("No admin yet: open http://127.0.0.1:")
+            && second_line.contains("/setup#token="),
+        "{second_line}"
     );
     assert!(
         !first_line.contains(":1\n"),
@@ -130,12 +142,99 @@ fn serve_prints_its_url_and_exits_zero_on_sigterm() {
     assert_eq!(exit.code(), Some(0));
 }
 
+#[test]
+fn admin_create_checks_the_password_and_refuses_a_second_account_with_the_email() {
+    let data = tempfile::tempdir().unwrap();
+    let created = create_admin(data.path(), &[], "Ops@Example.com", "viewer");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&created.stdout),
+        "created ops@example.com (viewer)\n"
+    );
+    let again = create_admin(data.path(), &[], "ops@example.com", "admin");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+
+    use std::io::Write;
+    let mut weak = outmail()
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "new@example.com",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(weak.stdin.take().unwrap(), "short").unwrap();
+    let weak = weak.wait_with_output().unwrap();
+    assert!(!weak.status.success());
+    let stderr = String::from_utf8_lossy(&weak.stderr);
+    assert!(
+        stderr.contains("password: use at least 12 characters"),
+        "{stderr}"
+    );
+
+    let list = outmail()
+        .args(["admin", "list", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "ops@example.com\tviewer\n"
+    );
+}
+
 /// A running `outmail serve` on a free port, with everything it logs kept for inspection.
 struct RunningServer {
     child: std::process::Child,
     base: String,
     log: std::sync::Arc<std::sync::Mutex<String>>,
     log_reader: std::thread::JoinHandle<()>,
+    /// `Cookie: …` of the admin's session, sent with every request.
+    session: String,
+}
+
+/// The account the tests sign in with; its password must never be logged or stored as typed.
+const ADMIN_EMAIL: &str = "admin@example.com";
+const ADMIN_PASSWORD: &str = "canary-password-5d2f0a91";
+
+/// Creates the test admin with `outmail admin create`, the password on standard input. A
+/// second start on the same data finds it there already.
+fn create_admin(
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+    email: &str,
+    role: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = outmail()
+        .args([
+            "admin",
+            "create",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{ADMIN_PASSWORD}").unwrap();
+    child.wait_with_output().unwrap()
 }
 
 impl RunningServer {
@@ -144,6 +243,7 @@ impl RunningServer {
     }
 
     fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        create_admin(data_dir, env, ADMIN_EMAIL, "admin");
         let mut child = outmail()
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -173,12 +273,33 @@ impl RunningServer {
             .strip_prefix("outmail is listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {first_line}"))
             .to_string();
-        Self {
+        let mut server = Self {
             child,
             base,
             log,
             log_reader,
-        }
+            session: String::new(),
+        };
+        server.session = server.sign_in();
+        server
+    }
+
+    /// Signs in as the test admin; returns the `Cookie` header line.
+    fn sign_in(&self) -> String {
+        let body =
+            serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).to_string();
+        let (status, answer, head) = self.exchange("POST", "/api/v1/session", Some(&body), "");
+        assert_eq!(status, 200, "sign-in: {answer}");
+        let cookie = head
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("set-cookie: ")
+                    .or_else(|| line.strip_prefix("Set-Cookie: "))
+            })
+            .and_then(|value| value.split(';').next())
+            .expect("a session cookie")
+            .to_owned();
+        format!("Cookie: {cookie}\r\n")
     }
 
     /// A plain HTTP/1.1 exchange: status and body.
@@ -194,6 +315,21 @@ impl RunningServer {
         body: Option<&str>,
         headers: &str,
     ) -> (u16, String) {
+        // As our pages send it: the session cookie and our own origin.
+        let origin = format!("Origin: {}\r\n", self.base);
+        let headers = format!("{}{origin}{headers}", self.session);
+        let (status, body, _) = self.exchange(method, path, body, &headers);
+        (status, body)
+    }
+
+    /// One HTTP/1.1 exchange with exactly these extra headers: status, body and head.
+    fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &str,
+    ) -> (u16, String, String) {
         use std::io::{Read, Write};
         let authority = self.base.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(authority).unwrap();
@@ -209,7 +345,7 @@ impl RunningServer {
         stream.read_to_string(&mut raw).unwrap();
         let (head, body) = raw.split_once("\r\n\r\n").unwrap();
         let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, body.to_string())
+        (status, body.to_string(), head.to_string())
     }
 
     /// Kills the process with SIGKILL: no shutdown, no cleanup.
@@ -286,6 +422,28 @@ fn a_secret_never_reaches_responses_logs_or_the_database_file() {
         assert_eq!(status, 200, "{path}: {body}");
         bodies.push(body);
     }
+    // An API token is shown once; after that it exists only as a hash.
+    let (status, created_token) = server.request(
+        "POST",
+        "/api/v1/tokens",
+        Some(r#"{"name": "billing", "scopes": ["messages:send"]}"#),
+    );
+    assert_eq!(status, 201, "{created_token}");
+    let token = serde_json::from_str::<serde_json::Value>(&created_token).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for path in [
+        "/api/v1/tokens",
+        "/api/v1/audit/export",
+        "/tokens",
+        "/audit",
+    ] {
+        let (status, body) = server.request("GET", path, None);
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(!body.contains(&token), "{path} showed the token again");
+        bodies.push(body);
+    }
     // A failed update that echoes input back must not echo the secret either.
     let bad = profile_with_canary().replace("smtp.example.com", "bad host");
     let (status, body) = server.request("PUT", &format!("/api/v1/profiles/{id}"), Some(&bad));
@@ -300,11 +458,20 @@ fn a_secret_never_reaches_responses_logs_or_the_database_file() {
             "a response carried the secret: {body}"
         );
     }
-    assert!(!log.contains(CANARY), "the log carried the secret");
-    assert_eq!(
-        files_containing(data.path(), CANARY),
-        Vec::<std::path::PathBuf>::new()
-    );
+    for secret in [CANARY, ADMIN_PASSWORD, token.as_str()] {
+        assert!(!log.contains(secret), "the log carried a secret");
+        assert_eq!(
+            files_containing(data.path(), secret),
+            Vec::<std::path::PathBuf>::new(),
+            "the data folder (database, key file) holds a secret as typed"
+        );
+    }
+    for body in &bodies {
+        assert!(
+            !body.contains(ADMIN_PASSWORD),
+            "a response carried the password"
+        );
+    }
 }
 
 #[test]

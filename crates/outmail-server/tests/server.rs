@@ -14,6 +14,8 @@ struct TestApp {
     data_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     running: Option<JoinHandle<std::io::Result<()>>>,
+    /// An admin's session cookie value.
+    session: String,
 }
 
 impl TestApp {
@@ -26,7 +28,26 @@ impl TestApp {
             ..SettingsArgs::default()
         };
         let config = Config::resolve(&settings).expect("config");
+        // An admin with a session, made in the store before the server starts.
+        let store = outmail_server::serve::open_store(&config)
+            .await
+            .expect("store");
+        let admin = store
+            .create_admin("admin@example.com", "admin", "!")
+            .await
+            .expect("admin");
+        let session = outmail_server::auth::random_token();
+        store
+            .create_session(
+                &outmail_server::auth::digest(&session),
+                &admin.id,
+                i64::MAX / 2,
+            )
+            .await
+            .expect("session");
+        store.close().await;
         let server = Server::build(&config).await.expect("server builds");
+        assert_eq!(server.setup_url(), None, "an admin exists: no setup token");
         let address = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let running = tokio::spawn(server.run(async {
@@ -37,6 +58,7 @@ impl TestApp {
             data_dir,
             stop: Some(stop),
             running: Some(running),
+            session,
         }
     }
 
@@ -44,8 +66,13 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
+    /// A GET as the signed-in admin.
     async fn get(&self, path: &str) -> (u16, String, String) {
-        http_get(&self.url(path)).await
+        http_get(&self.url(path), Some(&self.session)).await
+    }
+
+    async fn get_anonymous(&self, path: &str) -> (u16, String, String) {
+        http_get(&self.url(path), None).await
     }
 
     async fn shut_down(mut self) -> std::io::Result<()> {
@@ -55,25 +82,35 @@ impl TestApp {
 }
 
 /// A minimal HTTP/1.1 GET over a plain socket: status, content type and body.
-async fn http_get(url: &str) -> (u16, String, String) {
+/// (The content type is replaced by the `Location` header for a redirect.)
+async fn http_get(url: &str, session: Option<&str>) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
     let (authority, path) = rest.split_at(rest.find('/').unwrap());
     let mut stream = tokio::net::TcpStream::connect(authority)
         .await
         .expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    let cookie = session
+        .map(|token| format!("Cookie: outmail_session={token}\r\n"))
+        .unwrap_or_default();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\n{cookie}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let wanted = if (300..400).contains(&status) {
+        "location"
+    } else {
+        "content-type"
+    };
     let content_type = head
         .lines()
         .find_map(|line| {
             let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-type")
+            name.eq_ignore_ascii_case(wanted)
                 .then(|| value.trim().to_string())
         })
         .unwrap_or_default();
@@ -146,6 +183,22 @@ async fn the_home_page_is_rendered_on_the_server_with_its_navigation() {
             "missing {label} in {body}"
         );
     }
+    app.shut_down().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_session_pages_lead_to_sign_in_and_the_api_answers_401() {
+    let app = TestApp::spawn().await;
+    let (status, location, _) = app.get_anonymous("/delivery?status=failed").await;
+    assert_eq!(status, 303);
+    assert_eq!(location, "/login?next=%2Fdelivery%3Fstatus%3Dfailed");
+    let (status, content_type, body) = app.get_anonymous("/login").await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(body.contains("<title>Sign in · outmail</title>"), "{body}");
+    let (status, _, body) = app.get_anonymous("/api/v1/profiles").await;
+    assert_eq!(status, 401);
+    assert!(body.contains("\"unauthenticated\""), "{body}");
     app.shut_down().await.unwrap();
 }
 

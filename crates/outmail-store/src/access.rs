@@ -125,6 +125,17 @@ impl Store {
         Ok(row)
     }
 
+    /// Deletes an account and, with it, its sessions.
+    pub async fn delete_admin(&self, id: &str) -> Result<(), StoreError> {
+        in_write_tx!(self, tx => {
+            sqlx::query("DELETE FROM admins WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
+    }
+
     pub async fn admin_by_email(&self, email: &str) -> Result<Option<AdminRow>, StoreError> {
         with_pool!(self, pool => {
             Ok(sqlx::query_as::<_, AdminRow>(

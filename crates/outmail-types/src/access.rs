@@ -149,7 +149,10 @@ impl NewApiToken {
         let mut errors = crate::FieldErrors::default();
         let name = self.name.trim();
         if name.is_empty() {
-            errors.add("name", crate::FieldError::new("required", "give the token a name"));
+            errors.add(
+                "name",
+                crate::FieldError::new("required", "give the token a name"),
+            );
         } else if name.chars().count() > MAX_TOKEN_NAME_CHARS {
             errors.add(
                 "name",

@@ -41,13 +41,18 @@ pub async fn login(
         missing.add("email", FieldError::new("required", "enter your email"));
     }
     if request.password.is_empty() {
-        missing.add("password", FieldError::new("required", "enter your password"));
+        missing.add(
+            "password",
+            FieldError::new("required", "enter your password"),
+        );
     }
     if !missing.is_empty() {
         return Err(ApiFailure::invalid(missing));
     }
     if let Err(wait) = state.access.login_allowed(&email) {
-        let note = AuditNote::new("login.throttled").actor(&email).target("session");
+        let note = AuditNote::new("login.throttled")
+            .actor(&email)
+            .target("session");
         return Ok(note.attach(
             ApiFailure::TooMany {
                 code: "too_many_attempts",
@@ -62,7 +67,9 @@ pub async fn login(
     let matches = auth::password::verify(request.password, stored).await;
     let Some(admin) = admin.filter(|_| matches) else {
         state.access.login_failed(&email);
-        let note = AuditNote::new("login.failed").actor(&email).target("session");
+        let note = AuditNote::new("login.failed")
+            .actor(&email)
+            .target("session");
         return Ok(note.attach(
             ApiFailure::client(
                 StatusCode::UNAUTHORIZED,
@@ -75,7 +82,15 @@ pub async fn login(
     state.access.login_succeeded(&email);
     let role = Role::parse(&admin.role)
         .ok_or_else(|| ApiFailure::internal(anyhow::anyhow!("unknown role {}", admin.role)))?;
-    let response = start_session(&state, &headers, &admin.id, &admin.email, role, StatusCode::OK).await?;
+    let response = start_session(
+        &state,
+        &headers,
+        &admin.id,
+        &admin.email,
+        role,
+        StatusCode::OK,
+    )
+    .await?;
     Ok(AuditNote::new("login")
         .actor(&admin.email)
         .target("session")
@@ -220,7 +235,10 @@ pub async fn new_account(email: &str, password: String) -> ApiResult<(String, St
     let email = auth::normalize_email(email);
     let mut errors = FieldErrors::default();
     if outmail_types::EmailAddress::parse_utf8(&email).is_err() {
-        errors.add("email", FieldError::new("invalid", "enter an email address"));
+        errors.add(
+            "email",
+            FieldError::new("invalid", "enter an email address"),
+        );
     }
     if let Some(problem) = password_problem(&password) {
         errors.add("password", FieldError::new("weak", problem));
@@ -281,7 +299,10 @@ pub async fn create_token(
         id: uuid::Uuid::new_v4().to_string(),
         name: request.name.trim().to_owned(),
         scopes: serde_json::to_string(
-            &scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>(),
+            &scopes
+                .iter()
+                .map(|scope| scope.as_str())
+                .collect::<Vec<_>>(),
         )
         .map_err(ApiFailure::internal)?,
         prefix: token[..auth::TOKEN_PREFIX.len() + TOKEN_PREFIX_CHARS].to_owned(),
@@ -358,7 +379,11 @@ pub async fn audit(
     let page = params.page.unwrap_or(1);
     let per_page = params.per_page.unwrap_or(50);
     if page == 0 {
-        return Err(ApiFailure::invalid_field("page", "out_of_range", "pages start at 1"));
+        return Err(ApiFailure::invalid_field(
+            "page",
+            "out_of_range",
+            "pages start at 1",
+        ));
     }
     if !(1..=200).contains(&per_page) {
         return Err(ApiFailure::invalid_field(
@@ -380,7 +405,13 @@ pub async fn audit(
     (status = 200, description = "the whole audit log as a JSON file, oldest first", body = [AuditEvent]),
 ))]
 pub async fn export_audit(State(state): State<AppState>) -> ApiResult<Response> {
-    let events: Vec<AuditEvent> = state.store.all_audit().await?.into_iter().map(event).collect();
+    let events: Vec<AuditEvent> = state
+        .store
+        .all_audit()
+        .await?
+        .into_iter()
+        .map(event)
+        .collect();
     let mut response = Json(events).into_response();
     response.headers_mut().insert(
         header::CONTENT_DISPOSITION,

@@ -112,7 +112,10 @@ impl IntoResponse for ApiFailure {
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 let mut response = (
                     StatusCode::TOO_MANY_REQUESTS,
-                    Json(ApiError::new(code, format!("{message}; try again in {seconds} s"))),
+                    Json(ApiError::new(
+                        code,
+                        format!("{message}; try again in {seconds} s"),
+                    )),
                 )
                     .into_response();
                 response

@@ -2,7 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use axum::{Json, extract::State, http::StatusCode, response::Response};
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use outmail_store::{
     ProfileQuery, ProfileRow, ProfileWrite, SecretChange, SecretString, SecretWrite,
 };
@@ -29,6 +34,7 @@ use super::{
     references,
     respond::{created, with_etag},
 };
+use crate::auth::AuditNote;
 use crate::state::AppState;
 
 /// A stored profile, decoded.
@@ -207,7 +213,10 @@ async fn insert(
         .map_err(name_taken)?;
     let profile = load(state, &row.id).await?;
     let location = format!("/api/v1/profiles/{}", row.id);
-    Ok(created(&location, profile.row.version, profile.view()?))
+    let response = created(&location, profile.row.version, profile.view()?);
+    Ok(AuditNote::new("profile.create")
+        .target(format!("profiles/{}", row.id))
+        .attach(response))
 }
 
 /// A name clash is the `name` field's problem, said in words.
@@ -260,11 +269,32 @@ pub async fn update(
         .reset_failover(&id, "the profile was changed")
         .await?;
     let profile = load(&state, &id).await?;
-    Ok(with_etag(
-        StatusCode::OK,
-        profile.row.version,
-        profile.view()?,
-    ))
+    let after = profile.view()?;
+    // Which fields changed, by name: the views differ where settings or secret states
+    // changed, and a secret entered again shows even when it was set before.
+    let mut fields = changed_fields(&current.view()?, &after)?;
+    for (slot, action) in &plan.actions {
+        if !matches!(action, SecretAction::Keep) && !fields.iter().any(|f| f == slot.path()) {
+            fields.push(slot.path().to_string());
+        }
+    }
+    let response = with_etag(StatusCode::OK, profile.row.version, after);
+    Ok(AuditNote::new("profile.update")
+        .target(format!("profiles/{id}"))
+        .fields(fields)
+        .attach(response))
+}
+
+/// The fields that differ between two views, without the bookkeeping ones.
+fn changed_fields(before: &ProfileView, after: &ProfileView) -> ApiResult<Vec<String>> {
+    let before = serde_json::to_value(before).map_err(ApiFailure::internal)?;
+    let after = serde_json::to_value(after).map_err(ApiFailure::internal)?;
+    // Named as in the draft (`transport.port`), like field errors; the bookkeeping around the
+    // profile (its version and times) is not a change of settings.
+    Ok(crate::auth::audit::changed_fields(&before, &after)
+        .into_iter()
+        .filter_map(|field| field.strip_prefix("profile.").map(str::to_owned))
+        .collect())
 }
 
 /// The store's instructions for a plan. A kept secret carries the destination it must still
@@ -291,7 +321,7 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     IfMatch(expected): IfMatch,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Response> {
     let current = load(&state, &id).await?;
     if current.row.version != expected {
         return Err(ApiFailure::Stale {
@@ -300,7 +330,9 @@ pub async fn delete(
     }
     references::ensure_unreferenced(&state, &id).await?;
     state.store.delete_profile(&id, expected).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(AuditNote::new("profile.delete")
+        .target(format!("profiles/{id}"))
+        .attach(StatusCode::NO_CONTENT.into_response()))
 }
 
 /// The body of `POST /profiles/{id}/duplicate`.

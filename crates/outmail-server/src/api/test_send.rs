@@ -71,7 +71,17 @@ pub async fn saved(
         actor: principal.actor(),
         target: format!("profiles/{id}"),
     };
-    Ok(respond(&state, &headers, profile.spec, secrets, to, request.dry_run, oauth, audit).await)
+    Ok(respond(
+        &state,
+        &headers,
+        profile.spec,
+        secrets,
+        to,
+        request.dry_run,
+        oauth,
+        audit,
+    )
+    .await)
 }
 
 /// `POST /profiles/test`
@@ -125,9 +135,22 @@ pub async fn draft(
     let audit = TestAudit {
         state: state.clone(),
         actor: principal.actor(),
-        target: saved_id.map_or_else(|| "profiles (unsaved)".to_owned(), |id| format!("profiles/{id}")),
+        target: saved_id.map_or_else(
+            || "profiles (unsaved)".to_owned(),
+            |id| format!("profiles/{id}"),
+        ),
     };
-    Ok(respond(&state, &headers, spec, secrets, to, request.dry_run, oauth, audit).await)
+    Ok(respond(
+        &state,
+        &headers,
+        spec,
+        secrets,
+        to,
+        request.dry_run,
+        oauth,
+        audit,
+    )
+    .await)
 }
 
 /// Counts a test send against the admin's per-minute allowance: a test send connects wherever

@@ -161,7 +161,9 @@ impl AccessState {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // The data is a cache of counters: after a panic elsewhere it is still usable.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// 32 random bytes, URL-safe: for session cookies, API tokens and the setup token.
@@ -180,7 +182,9 @@ pub fn digest(secret: &str) -> String {
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 /// Emails are compared as typed but without surrounding spaces and case.
@@ -268,7 +272,8 @@ async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Princi
         let Some(session) = state.store.session(&hash).await? else {
             return Ok(None);
         };
-        let idle_ms = i64::try_from(state.access.config.session_idle.as_millis()).unwrap_or(i64::MAX);
+        let idle_ms =
+            i64::try_from(state.access.config.session_idle.as_millis()).unwrap_or(i64::MAX);
         if now >= session.expires_at || now - session.last_seen_at > idle_ms {
             state.store.delete_session(&hash).await?;
             return Ok(None);
@@ -291,7 +296,10 @@ async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Princi
         let Some(row) = state.store.api_token_by_hash(&digest(token)).await? else {
             return Ok(None);
         };
-        if row.last_used_at.is_none_or(|at| now - at > TOUCH_INTERVAL_MS) {
+        if row
+            .last_used_at
+            .is_none_or(|at| now - at > TOUCH_INTERVAL_MS)
+        {
             state.store.touch_api_token(&row.id, now).await?;
         }
         let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
@@ -340,7 +348,9 @@ fn refuse(
     uri: &axum::http::Uri,
 ) -> Response {
     match refusal {
-        policy::Refusal::SignInFirst if requirement == Requirement::Page && method == Method::GET => {
+        policy::Refusal::SignInFirst
+            if requirement == Requirement::Page && method == Method::GET =>
+        {
             let next = uri
                 .path_and_query()
                 .map_or("/", |pq| pq.as_str())
@@ -388,14 +398,23 @@ mod tests {
 
     #[test]
     fn same_origin_requests_pass_and_cross_site_ones_do_not() {
-        let ours = headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]);
+        let ours = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+        ]);
         assert_eq!(cross_site(&ours, true), None);
         let fetch = headers(&[("sec-fetch-site", "same-origin")]);
         assert_eq!(cross_site(&fetch, true), None);
         for refused in [
-            headers(&[("host", "127.0.0.1:3000"), ("origin", "http://evil.example")]),
+            headers(&[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://evil.example"),
+            ]),
             headers(&[("host", "127.0.0.1:3000"), ("origin", "null")]),
-            headers(&[("sec-fetch-site", "cross-site"), ("origin", "http://127.0.0.1:3000")]),
+            headers(&[
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "http://127.0.0.1:3000"),
+            ]),
             headers(&[("sec-fetch-site", "same-site")]),
         ] {
             assert!(cross_site(&refused, false).is_some(), "{refused:?}");
@@ -411,7 +430,10 @@ mod tests {
         let cookie = session_cookie("abc", false, Duration::from_secs(60));
         let text = cookie.to_str().unwrap();
         assert!(text.starts_with("outmail_session=abc"), "{text}");
-        assert!(text.contains("HttpOnly") && text.contains("SameSite=Strict"), "{text}");
+        assert!(
+            text.contains("HttpOnly") && text.contains("SameSite=Strict"),
+            "{text}"
+        );
         assert!(!text.contains("Secure"), "{text}");
         let secure = session_cookie("abc", true, Duration::from_secs(60));
         assert!(secure.to_str().unwrap().contains("Secure"));
@@ -441,12 +463,18 @@ mod tests {
             access.take_test_send("one").unwrap();
         }
         let wait = access.take_test_send("one").unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(20), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
         access.take_test_send("two").unwrap();
     }
 
     #[test]
     fn the_next_page_is_encoded() {
-        assert_eq!(url_encode("/delivery?status=failed"), "%2Fdelivery%3Fstatus%3Dfailed");
+        assert_eq!(
+            url_encode("/delivery?status=failed"),
+            "%2Fdelivery%3Fstatus%3Dfailed"
+        );
     }
 }

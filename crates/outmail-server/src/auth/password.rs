@@ -2,8 +2,8 @@
 //! parameters OWASP recommends), as PHC strings that carry their own salt and parameters.
 //! Hashing takes tens of milliseconds on purpose, so it runs off the async threads.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 /// Hashes `password` with a fresh random salt.
 pub async fn hash(password: String) -> anyhow::Result<String> {
@@ -47,7 +47,10 @@ mod tests {
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
         let stored = hash("correct horse battery".to_owned()).await.unwrap();
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
         assert!(verify("correct horse battery".to_owned(), Some(stored.clone())).await);
         assert!(!verify("correct horse battery!".to_owned(), Some(stored)).await);
         assert!(!verify("anything".to_owned(), None).await);

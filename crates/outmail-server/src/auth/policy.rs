@@ -53,7 +53,9 @@ pub fn requirement(method: &Method, path: &str) -> Requirement {
         (false, ["messages"] | ["support-requests"]) if *method == Method::POST => {
             Requirement::ChangeOrToken(TokenScope::MessagesSend)
         }
-        (true, ["messages"] | ["messages", _]) => Requirement::ReadOrToken(TokenScope::MessagesRead),
+        (true, ["messages"] | ["messages", _]) => {
+            Requirement::ReadOrToken(TokenScope::MessagesRead)
+        }
         (true, _) => Requirement::Read,
         (false, _) => Requirement::Change,
     }
@@ -83,7 +85,10 @@ pub fn admit(requirement: Requirement, principal: Option<&Principal>) -> Result<
     match (requirement, principal) {
         (Requirement::Public, _) => Ok(()),
         (
-            Requirement::SignedIn | Requirement::Read | Requirement::Page | Requirement::ReadOrToken(_),
+            Requirement::SignedIn
+            | Requirement::Read
+            | Requirement::Page
+            | Requirement::ReadOrToken(_),
             Principal::Person { .. },
         ) => Ok(()),
         (Requirement::Change | Requirement::ChangeOrToken(_), Principal::Person { role, .. }) => {
@@ -148,13 +153,29 @@ mod tests {
             (Method::GET, "/api/v1/profiles", R::Read),
             (Method::POST, "/api/v1/profiles", R::Change),
             (Method::POST, "/api/v1/profiles/test", R::Change),
-            (Method::POST, "/api/v1/messages", R::ChangeOrToken(TokenScope::MessagesSend)),
-            (Method::POST, "/api/v1/support-requests", R::ChangeOrToken(TokenScope::MessagesSend)),
-            (Method::GET, "/api/v1/messages/x", R::ReadOrToken(TokenScope::MessagesRead)),
+            (
+                Method::POST,
+                "/api/v1/messages",
+                R::ChangeOrToken(TokenScope::MessagesSend),
+            ),
+            (
+                Method::POST,
+                "/api/v1/support-requests",
+                R::ChangeOrToken(TokenScope::MessagesSend),
+            ),
+            (
+                Method::GET,
+                "/api/v1/messages/x",
+                R::ReadOrToken(TokenScope::MessagesRead),
+            ),
             (Method::POST, "/api/v1/messages/x/resend", R::Change),
             (Method::GET, "/api/v1/tokens", R::Read),
             (Method::GET, "/", R::Page),
-            (Method::GET, "/profiles/0b6f4d8e-1a7c-4f1e-9a55-0c7b8d2e3f41", R::Page),
+            (
+                Method::GET,
+                "/profiles/0b6f4d8e-1a7c-4f1e-9a55-0c7b8d2e3f41",
+                R::Page,
+            ),
             (Method::GET, "/login", R::Public),
             (Method::GET, "/oauth/callback", R::Public),
             (Method::GET, "/pkg/outmail.abc.wasm", R::Public),
@@ -173,9 +194,15 @@ mod tests {
         let viewer = person(Role::Viewer);
         let admin = person(Role::Admin);
         assert_eq!(admit(Requirement::Read, Some(&viewer)), Ok(()));
-        assert!(matches!(admit(Requirement::Change, Some(&viewer)), Err(Refusal::Forbidden(_))));
         assert!(matches!(
-            admit(Requirement::ChangeOrToken(TokenScope::MessagesSend), Some(&viewer)),
+            admit(Requirement::Change, Some(&viewer)),
+            Err(Refusal::Forbidden(_))
+        ));
+        assert!(matches!(
+            admit(
+                Requirement::ChangeOrToken(TokenScope::MessagesSend),
+                Some(&viewer)
+            ),
             Err(Refusal::Forbidden(_))
         ));
         assert_eq!(admit(Requirement::Change, Some(&admin)), Ok(()));
@@ -186,7 +213,13 @@ mod tests {
     #[test]
     fn tokens_reach_only_their_scopes() {
         let send = token(&[TokenScope::MessagesSend]);
-        assert_eq!(admit(Requirement::ChangeOrToken(TokenScope::MessagesSend), Some(&send)), Ok(()));
+        assert_eq!(
+            admit(
+                Requirement::ChangeOrToken(TokenScope::MessagesSend),
+                Some(&send)
+            ),
+            Ok(())
+        );
         for refused in [
             Requirement::ReadOrToken(TokenScope::MessagesRead),
             Requirement::Read,
@@ -194,7 +227,10 @@ mod tests {
             Requirement::Page,
             Requirement::SignedIn,
         ] {
-            assert!(matches!(admit(refused, Some(&send)), Err(Refusal::Forbidden(_))), "{refused:?}");
+            assert!(
+                matches!(admit(refused, Some(&send)), Err(Refusal::Forbidden(_))),
+                "{refused:?}"
+            );
         }
     }
 }

@@ -4,6 +4,7 @@
 mod mail_peers;
 mod support;
 
+mod access;
 mod consent;
 mod inputs;
 mod messages;

@@ -7,8 +7,17 @@ use crate::support::TestApp;
 
 /// Every operation the API has. A route added without documentation, or documentation for a
 /// route that is gone, makes this list disagree with the document.
-const OPERATIONS: [(&str, &str); 32] = [
+const OPERATIONS: [(&str, &str); 41] = [
     ("get", "/health"),
+    ("post", "/session"),
+    ("get", "/session"),
+    ("delete", "/session"),
+    ("post", "/setup"),
+    ("get", "/tokens"),
+    ("post", "/tokens"),
+    ("delete", "/tokens/{id}"),
+    ("get", "/audit"),
+    ("get", "/audit/export"),
     ("get", "/profiles"),
     ("post", "/profiles"),
     ("get", "/profiles/{id}"),

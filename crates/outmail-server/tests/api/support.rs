@@ -9,8 +9,14 @@ use axum::{
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
 use http_body_util::BodyExt;
-use outmail_server::{AppState, config::DatabaseUrl, router, site};
+use outmail_server::{
+    AppState,
+    auth::{AccessState, digest, random_token},
+    config::{AccessConfig, DatabaseUrl},
+    router, site,
+};
 use outmail_store::{Keyring, Store, StoreOptions};
+use outmail_types::access::Role;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tower::ServiceExt;
@@ -85,9 +91,30 @@ impl Answer {
     }
 }
 
+/// Who sends a request.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A browser signed in as an admin (session cookie, `Sec-Fetch-Site: same-origin`).
+    Admin,
+    /// A browser signed in as a viewer.
+    Viewer,
+    /// An admin's session cookie without the headers a browser adds (what a forged
+    /// cross-site form or an old browser would send).
+    AdminCookieOnly,
+    /// A script without any credential.
+    Anonymous,
+    /// A product with an API token.
+    Token(String),
+}
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const VIEWER_EMAIL: &str = "viewer@example.com";
+
 pub struct TestApp {
     router: Router,
-    state: AppState,
+    pub state: AppState,
+    admin_cookie: String,
+    viewer_cookie: String,
     pub store: Store,
     pub data_dir: tempfile::TempDir,
     pg_database: Option<(String, String)>,
@@ -132,11 +159,46 @@ impl TestApp {
         Some(Self::open(data_dir, &url, Some((admin_url, name))).await)
     }
 
+    /// An app on SQLite with these access settings.
+    pub async fn sqlite_with(access: AccessConfig) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let url = DatabaseUrl::sqlite_in(data_dir.path());
+        Self::open_with(data_dir, url.expose(), None, access).await
+    }
+
+    /// An app on SQLite with no accounts at all, as on a first start.
+    pub async fn sqlite_without_accounts() -> Self {
+        let app = Self::sqlite().await;
+        for email in [ADMIN_EMAIL, VIEWER_EMAIL] {
+            let admin = app.store.admin_by_email(email).await.unwrap().unwrap();
+            app.store.delete_admin(&admin.id).await.unwrap();
+        }
+        app
+    }
+
     async fn open(data_dir: tempfile::TempDir, url: &str, pg: Option<(String, String)>) -> Self {
+        // Tests send many test mails; the limit itself has its own test.
+        let access = AccessConfig {
+            test_sends_per_minute: 10_000,
+            ..AccessConfig::default()
+        };
+        Self::open_with(data_dir, url, pg, access).await
+    }
+
+    async fn open_with(
+        data_dir: tempfile::TempDir,
+        url: &str,
+        pg: Option<(String, String)>,
+        access: AccessConfig,
+    ) -> Self {
         let keyring = Keyring::load(data_dir.path()).expect("keyring");
         let store = Store::connect(url, StoreOptions::new(keyring))
             .await
             .expect("store");
+        // Accounts with sessions made directly in the store: signing in with a password is
+        // tested on its own, and hashing one per test would only slow the suite down.
+        let admin_cookie = signed_in(&store, ADMIN_EMAIL, Role::Admin).await;
+        let viewer_cookie = signed_in(&store, VIEWER_EMAIL, Role::Viewer).await;
         let state = AppState {
             leptos_options: site::leptos_options(
                 std::path::Path::new("/nonexistent-site"),
@@ -144,10 +206,13 @@ impl TestApp {
             ),
             store: store.clone(),
             mail: Default::default(),
+            access: std::sync::Arc::new(AccessState::new(access)),
         };
         Self {
             router: router(state.clone()),
             state,
+            admin_cookie,
+            viewer_cookie,
             store,
             data_dir,
             pg_database: pg,
@@ -184,7 +249,39 @@ impl TestApp {
         content_type: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Answer {
+        self.call_as(&Caller::Admin, method, path, body, content_type, headers)
+            .await
+    }
+
+    /// Sends a request as `caller`. A signed-in browser also says `Sec-Fetch-Site:
+    /// same-origin`, unless the test gives `Origin` or `Sec-Fetch-Site` itself.
+    pub async fn call_as(
+        &self,
+        caller: &Caller,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut request = Request::builder().method(method).uri(path);
+        let names_site = headers.iter().any(|(name, _)| {
+            name.eq_ignore_ascii_case("origin") || name.eq_ignore_ascii_case("sec-fetch-site")
+        });
+        let cookie = match caller {
+            Caller::Admin | Caller::AdminCookieOnly => Some(&self.admin_cookie),
+            Caller::Viewer => Some(&self.viewer_cookie),
+            Caller::Anonymous | Caller::Token(_) => None,
+        };
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, format!("outmail_session={cookie}"));
+            if !names_site && !matches!(caller, Caller::AdminCookieOnly) {
+                request = request.header("sec-fetch-site", "same-origin");
+            }
+        }
+        if let Caller::Token(token) = caller {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
         }
@@ -268,6 +365,21 @@ impl TestApp {
             .expect("drop test database");
         }
     }
+}
+
+/// An account with a live session; returns the session cookie's value.
+async fn signed_in(store: &Store, email: &str, role: Role) -> String {
+    // "!" is no argon2 hash: this account cannot sign in with a password.
+    let admin = store
+        .create_admin(email, role.as_str(), "!")
+        .await
+        .expect("account");
+    let token = random_token();
+    store
+        .create_session(&digest(&token), &admin.id, i64::MAX / 2)
+        .await
+        .expect("session");
+    token
 }
 
 /// A valid SMTP profile draft with basic auth (secret: the first canary).
