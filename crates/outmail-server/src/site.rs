@@ -56,6 +56,27 @@ pub fn leptos_options(site_root: &std::path::Path, bind: std::net::SocketAddr) -
         .build()
 }
 
+/// The address of the built stylesheet, for the few HTML pages rendered outside Leptos (the
+/// OAuth callback): hashed like Leptos' own link when cargo-leptos wrote the hash file.
+pub fn stylesheet_href() -> &'static str {
+    static HREF: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HREF.get_or_init(|| {
+        let hash = std::env::current_exe()
+            .ok()
+            .and_then(|exe| std::fs::read_to_string(exe.parent()?.join(HASH_FILE_NAME)).ok())
+            .and_then(|hashes| {
+                hashes.lines().find_map(|line| {
+                    let (file, hash) = line.split_once(':')?;
+                    (file.trim() == "css").then(|| hash.trim().to_owned())
+                })
+            });
+        match hash {
+            Some(hash) => format!("/{HASHED_DIR}/outmail.{hash}.css"),
+            None => format!("/{HASHED_DIR}/outmail.css"),
+        }
+    })
+}
+
 /// Leptos panics on render when hashing is on and the hash file is missing, which is the case
 /// for a binary built by plain `cargo` (tests): hashed names are used only when cargo-leptos
 /// built this binary and wrote the file.

@@ -262,12 +262,13 @@ fn page(status: StatusCode, ok: bool, profile_id: &str, title: &str, message: &s
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · outmail</title><link rel=\"stylesheet\" href=\"/main.css\">\
+         <title>{title} · outmail</title><link rel=\"stylesheet\" href=\"{css}\">\
          <script src=\"/consent-done.js\" defer></script></head>\
          <body><main id=\"consent\" class=\"consent\" data-ok=\"{ok}\" data-profile=\"{profile}\" \
          data-message=\"{message}\"><h1>{title}</h1><p role=\"status\">{message}</p></main>\
          </body></html>",
         title = escape(title),
+        css = crate::site::stylesheet_href(),
         profile = escape(profile_id),
         message = escape(message),
     );
