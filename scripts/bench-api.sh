@@ -3,6 +3,12 @@
 # a bare axum handler serving a JSON body of the same shape from memory, and prints req/s, p50,
 # p99 and the ratios outmail/reference. Raw numbers depend on the machine; the ratios travel.
 #
+# The API needs a signed-in session: the script makes an admin with `outmail admin create` before
+# the server starts, signs in (POST /api/v1/session), seeds the profiles with that session (cookie
+# and Origin) and has wrk send its cookie. So on outmail's side every request measured also
+# checks the session, a database lookup (and, at most once a minute, an update of its last-seen
+# time) before the page is read; the reference server checks nothing, as before.
+#
 #   bash scripts/bench-api.sh                        # outmail on SQLite in a temporary folder
 #
 #   # on PostgreSQL: a throwaway server from with-postgres.sh, its URL given to outmail
@@ -55,6 +61,9 @@ read -r -a CONNECTIONS <<<"${BENCH_CONNECTIONS:-64 256}"
 PROFILES=${BENCH_PROFILES:-1000}
 SERVER_LOG=${BENCH_LOG:-info}
 PER_PAGE=50
+ADMIN_EMAIL=admin@example.test
+# A throwaway account in a throwaway data folder.
+ADMIN_PASSWORD=api-benchmark-only
 
 log() { echo "bench-api: $*" >&2; }
 die() {
@@ -136,7 +145,7 @@ echo "machine:  $(nproc) CPUs${cpu:+ ($cpu)}, load average $(cut -d' ' -f1-3 /pr
 echo "rustc:    $(rustc --version)"
 echo "backend:  $BACKEND"
 echo "wrk:      $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), -t$THREADS, $DURATION per run after $WARMUP warm-up"
-echo "outmail:  GET /api/v1/profiles?per_page=$PER_PAGE with $PROFILES profiles stored"
+echo "outmail:  GET /api/v1/profiles?per_page=$PER_PAGE with $PROFILES profiles stored, signed in"
 echo "reference: GET /profiles on a bare axum handler, the same page shape from memory"
 
 # ---------------------------------------------------------------------------------------------
@@ -164,9 +173,15 @@ wait_for_address() {
 }
 
 OUTMAIL_ARGS=(serve --bind 127.0.0.1:0 --data-dir "$WORK_DIR/data" --log "$SERVER_LOG")
+STORE_ARGS=(--data-dir "$WORK_DIR/data")
 if [ -n "$DATABASE_URL" ]; then
     OUTMAIL_ARGS+=(--database-url "$DATABASE_URL")
+    STORE_ARGS+=(--database-url "$DATABASE_URL")
 fi
+# The admin whose session seeds the profiles and reads the pages.
+printf '%s\n' "$ADMIN_PASSWORD" |
+    "$OUTMAIL_BIN" admin create --email "$ADMIN_EMAIL" "${STORE_ARGS[@]}" >/dev/null ||
+    die "creating the benchmark admin failed"
 "$OUTMAIL_BIN" "${OUTMAIL_ARGS[@]}" >"$WORK_DIR/outmail.out" 2>"$WORK_DIR/outmail.err" &
 OUTMAIL_PID=$!
 OUTMAIL_ADDR=$(wait_for_address outmail "$OUTMAIL_PID" "$WORK_DIR/outmail.out" \
@@ -179,12 +194,16 @@ REFERENCE_ADDR=$(wait_for_address reference "$REFERENCE_PID" "$WORK_DIR/referenc
 
 OUTMAIL_URL="http://$OUTMAIL_ADDR/api/v1/profiles?per_page=$PER_PAGE"
 REFERENCE_URL="http://$REFERENCE_ADDR/profiles"
+# The session cookie ("outmail_session=..."), written by seed below.
+COOKIE_FILE="$WORK_DIR/cookie"
 
 # ---------------------------------------------------------------------------------------------
-# Seeds bench-0001 … bench-NNNN. The first one alone, so a missing or broken API stops the script
-# with its answer before a thousand requests repeat it; then the rest from a few threads.
+# Signs in, writes the session cookie to COOKIE_FILE and seeds bench-0001 … bench-NNNN with it.
+# The first one alone, so a missing or broken API stops the script with its answer before a
+# thousand requests repeat it; then the rest from a few threads.
 seed() {
-    python3 - "http://$OUTMAIL_ADDR" "$PROFILES" <<'PY'
+    python3 - "http://$OUTMAIL_ADDR" "$PROFILES" "$ADMIN_EMAIL" "$ADMIN_PASSWORD" \
+        "$COOKIE_FILE" <<'PY'
 import concurrent.futures
 import json
 import sys
@@ -193,8 +212,36 @@ import urllib.error
 import urllib.request
 
 base, count = sys.argv[1], int(sys.argv[2])
+email, password, cookie_path = sys.argv[3:6]
 # No proxy: the traffic is to 127.0.0.1 only, whatever http_proxy says.
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def sign_in(base, email, password):
+    """The headers of an admin's session: its cookie, and our own Origin (the cross-site check)."""
+    origin = base  # http://127.0.0.1:PORT, the server's own origin
+    request = urllib.request.Request(
+        f"{base}/api/v1/session",
+        data=json.dumps({"email": email, "password": password}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Origin": origin},
+    )
+    try:
+        with opener.open(request, timeout=30) as response:
+            cookie = (response.headers["Set-Cookie"] or "").split(";", 1)[0]
+    except urllib.error.HTTPError as error:
+        text = error.read().decode("utf-8", "replace")[:2000]
+        raise SystemExit(f"POST /api/v1/session answered {error.code}, expected 200:\n{text}")
+    except (urllib.error.URLError, OSError) as error:
+        raise SystemExit(f"POST /api/v1/session failed: {error}")
+    if not cookie.startswith("outmail_session="):
+        raise SystemExit(f"POST /api/v1/session set no session cookie: {cookie!r}")
+    return {"Cookie": cookie, "Origin": origin}
+
+
+admin = sign_in(base, email, password)
+with open(cookie_path, "w") as f:
+    f.write(admin["Cookie"])
 
 
 def draft(n):
@@ -236,7 +283,7 @@ def create(n):
     request = urllib.request.Request(
         f"{base}/api/v1/profiles",
         data=json.dumps(draft(n)).encode(),
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
+        headers={"Content-Type": "application/json", "Accept": "application/json", **admin},
         method="POST",
     )
     try:
@@ -266,9 +313,10 @@ print(f"seeded {count} profiles in {time.monotonic() - started:.1f} s", file=sys
 PY
 }
 
-# Checks both endpoints answer 200 with a page of the same shape, and prints the body sizes.
+# Checks both endpoints answer 200 with a page of the same shape (outmail's with the session
+# cookie), and prints the body sizes.
 check_pages() {
-    python3 - "$OUTMAIL_URL" "$REFERENCE_URL" "$PROFILES" "$PER_PAGE" <<'PY'
+    python3 - "$OUTMAIL_URL" "$REFERENCE_URL" "$PROFILES" "$PER_PAGE" "$OUTMAIL_COOKIE" <<'PY'
 import json
 import sys
 import urllib.error
@@ -276,19 +324,23 @@ import urllib.request
 
 outmail_url, reference_url = sys.argv[1], sys.argv[2]
 total, per_page = int(sys.argv[3]), int(sys.argv[4])
+cookie = sys.argv[5]
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def get(url):
+def get(url, headers):
     try:
-        with opener.open(url, timeout=10) as response:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
 
 
-for name, url in (("outmail", outmail_url), ("reference", reference_url)):
-    status, body = get(url)
+for name, url, headers in (
+    ("outmail", outmail_url, {"Cookie": cookie}),
+    ("reference", reference_url, {}),
+):
+    status, body = get(url, headers)
     if status != 200:
         raise SystemExit(f"{name}: GET {url} answered {status}:\n{body[:2000].decode('utf-8', 'replace')}")
     page = json.loads(body)
@@ -304,6 +356,7 @@ PY
 
 log "seeding $PROFILES profiles through POST /api/v1/profiles"
 run_child seed || die "seeding failed (is the profiles API built into this outmail?)"
+OUTMAIL_COOKIE=$(cat "$COOKIE_FILE")
 run_child check_pages || die "the list endpoints do not answer as expected"
 
 # ---------------------------------------------------------------------------------------------
@@ -320,9 +373,11 @@ declare -A RPS P50 P99 ERRORS
 
 measure() {
     local target=$1 url=$2 conns=$3 out="$WORK_DIR/wrk-$1-$3.txt"
+    # The rest ("$@"): wrk's options for this target only (outmail's session cookie).
+    shift 3
     # Warm-up: connections opened, caches and the database's pages hot; the numbers are dropped.
-    run_child wrk -t"$THREADS" -c"$conns" -d"$WARMUP" --timeout 10s "$url" >/dev/null
-    run_child wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout 10s --latency "$url" >"$out"
+    run_child wrk -t"$THREADS" -c"$conns" -d"$WARMUP" --timeout 10s "$@" "$url" >/dev/null
+    run_child wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout 10s --latency "$@" "$url" >"$out"
     RPS[$target:$conns]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
     P50[$target:$conns]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
     P99[$target:$conns]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
@@ -340,7 +395,7 @@ measure() {
 
 for conns in "${CONNECTIONS[@]}"; do
     measure reference "$REFERENCE_URL" "$conns"
-    measure outmail "$OUTMAIL_URL" "$conns"
+    measure outmail "$OUTMAIL_URL" "$conns" -H "Cookie: $OUTMAIL_COOKIE"
 done
 
 # ---------------------------------------------------------------------------------------------

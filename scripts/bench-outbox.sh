@@ -22,7 +22,9 @@
 #     per message too), after BENCH_WARMUP messages the same way; timed from its start until the
 #     sink has counted all N;
 #  3. outmail: `target/release/outmail serve` on a free loopback port with a fresh data folder
-#     (and a fresh PostgreSQL database), an SMTP profile to the sink (no TLS, no auth,
+#     (and a fresh PostgreSQL database), an admin made with `outmail admin create` who signs in
+#     and creates an API token (messages:send, messages:read) that wrk and the log check use,
+#     an SMTP profile to the sink (no TLS, no auth,
 #     send_frequency 0 so that no message is suppressed as a duplicate) made the global default;
 #     BENCH_WARMUP messages first (until the sink has them all), then N messages of SIZE bytes of
 #     text posted to POST /api/v1/messages by wrk (one thread, C keep-alive connections, a Lua
@@ -72,6 +74,9 @@ SINK=/usr/sbin/smtp-sink
 SOURCE=/usr/sbin/smtp-source
 FROM=bench@example.test
 TO=rcpt@example.test
+ADMIN_EMAIL=admin@example.test
+# A throwaway account in a throwaway data folder.
+ADMIN_PASSWORD=outbox-benchmark-only
 
 say() { printf '==> %s\n' "$*" >&2; }
 fail() {
@@ -249,10 +254,35 @@ def machine_ticks():
     return sum(values) - idle, sum(values)
 
 
-def setup(base, sink_port, backend):
+def sign_in(base, email, password):
+    """The headers of an admin's session: its cookie, and our own Origin (the cross-site check)."""
+    origin = base.rsplit("/api/v1", 1)[0]
+    request = urllib.request.Request(
+        f"{base}/session",
+        data=json.dumps({"email": email, "password": password}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Origin": origin},
+    )
+    with OPENER.open(request, timeout=30) as response:
+        cookie = response.headers["Set-Cookie"].split(";", 1)[0]
+    return {"Cookie": cookie, "Origin": origin}
+
+
+def setup(base, sink_port, backend, email, password, token_path):
     health = call("GET", f"{base}/health")
     if health.get("database") != backend:
         raise SystemExit(f"outmail reports database {health.get('database')!r}, expected {backend!r}")
+    admin = sign_in(base, email, password)
+    # The product's side: an API token that may queue messages and read the delivery log.
+    token = call(
+        "POST",
+        f"{base}/tokens",
+        {"name": "outbox benchmark", "scopes": ["messages:send", "messages:read"]},
+        headers=admin,
+        expect=201,
+    )["token"]
+    with open(token_path, "w") as f:
+        f.write(token)
     profile = call(
         "POST",
         f"{base}/profiles",
@@ -269,6 +299,7 @@ def setup(base, sink_port, backend):
             "send_frequency": 0,
             "utf8_headers": False,
         },
+        headers=admin,
         expect=201,
     )
     call(
@@ -280,7 +311,7 @@ def setup(base, sink_port, backend):
             "attach_system_info": False,
             "default_profile_id": profile["id"],
         },
-        headers={"If-Match": '"0"'},
+        headers={"If-Match": '"0"', **admin},
     )
     print(profile["id"])
 
@@ -295,11 +326,16 @@ def body(size, to, path):
         json.dump({"to": [to], "subject": "outbox benchmark", "text": text}, f)
 
 
-def log_counts(base, out):
+def log_counts(base, out, token_path):
+    token = open(token_path).read().strip()
     limit = 500
     counts = {}
     for status in ("queued", "failed"):
-        rows = call("GET", f"{base}/messages?status={status}&limit={limit}")
+        rows = call(
+            "GET",
+            f"{base}/messages?status={status}&limit={limit}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         counts[status] = len(rows)
         if status == "failed" and rows:
             counts["first_error"] = rows[0].get("last_error")
@@ -549,8 +585,12 @@ function init(args)
   local body = file:read("*a")
   file:close()
   quota = tonumber(args[2])
+  local token_file = assert(io.open(args[3], "rb"))
+  local token = token_file:read("*a"):gsub("%s+$", "")
+  token_file:close()
   post = wrk.format("POST", "/api/v1/messages",
-    { ["Content-Type"] = "application/json", ["Accept"] = "application/json" }, body)
+    { ["Content-Type"] = "application/json", ["Accept"] = "application/json",
+      ["Authorization"] = "Bearer " .. token }, body)
 end
 
 -- wrk asks before each request how long to wait; a zero is followed by exactly one request().
@@ -664,9 +704,15 @@ run_backend() {
     log="$results/reference.log" -- "${source_args[@]}" || fail "the reference run failed"
 
   local args=(serve --bind 127.0.0.1:0 --data-dir "$work/$backend-data" --log warn)
+  local store_args=(--data-dir "$work/$backend-data")
   if [ -n "$url" ]; then
     args+=(--database-url "$url")
+    store_args+=(--database-url "$url")
   fi
+  # The admin who sets up the profile and the API token the product sends with.
+  printf '%s\n' "$ADMIN_PASSWORD" |
+    "$OUTMAIL" admin create --email "$ADMIN_EMAIL" "${store_args[@]}" >/dev/null ||
+    fail "creating the benchmark admin failed"
   say "$backend: starting $OUTMAIL"
   "$OUTMAIL" "${args[@]}" >"$work/$backend.out" 2>"$work/$backend.err" &
   outmail_pid=$!
@@ -681,7 +727,8 @@ run_backend() {
   [ -n "$address" ] || fail "outmail did not start: $(cat "$work/$backend.out" "$work/$backend.err")"
   local base=http://$address/api/v1
   local profile
-  profile=$("${bench[@]}" setup "$base" "$sink_port" "$backend") || fail "setting up the profile failed"
+  profile=$("${bench[@]}" setup "$base" "$sink_port" "$backend" "$ADMIN_EMAIL" "$ADMIN_PASSWORD" \
+    "$work/$backend.token") || fail "setting up the profile failed"
   say "$backend: outmail on $address, profile $profile sends to the sink"
 
   local wrk_cmd=(wrk -t1 -c"$CONCURRENCY" -d"$((TIMEOUT + 60))s" --timeout 30s
@@ -692,18 +739,21 @@ run_backend() {
   if [ "$WARMUP" -gt 0 ]; then
     say "$backend: outmail warm-up, $WARMUP messages"
     run_child "${bench[@]}" measure "${api_common[@]}" n="$WARMUP" out="$results/out-warm.json" \
-      log="$results/out-warm.log" -- "${wrk_cmd[@]}" "$work/body.json" "$WARMUP" ||
+      log="$results/out-warm.log" -- "${wrk_cmd[@]}" "$work/body.json" "$WARMUP" \
+      "$work/$backend.token" ||
       fail "the outmail warm-up failed"
   fi
   say "$backend: outmail, $MESSAGES messages through POST /api/v1/messages, $CONCURRENCY connections"
   run_child "${bench[@]}" measure "${api_common[@]}" n="$MESSAGES" out="$results/outmail.json" \
-    log="$results/outmail.log" -- "${wrk_cmd[@]}" "$work/body.json" "$MESSAGES" ||
+    log="$results/outmail.log" -- "${wrk_cmd[@]}" "$work/body.json" "$MESSAGES" \
+    "$work/$backend.token" ||
     fail "the outmail run failed"
   if [ -s "$results/outmail.log" ]; then
     say "$backend: wrk said on stderr:"
     head -n 20 "$results/outmail.log" >&2
   fi
-  "${bench[@]}" log "$base" "$results/outmail.json" || fail "reading the delivery log failed"
+  "${bench[@]}" log "$base" "$results/outmail.json" "$work/$backend.token" ||
+    fail "reading the delivery log failed"
 
   stop "$outmail_pid"
   outmail_pid=''

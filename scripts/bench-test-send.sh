@@ -11,11 +11,16 @@
 #     and SASL PLAIN for one account; it writes each accepted message to a JSON file;
 #  2. starts `target/release/outmail serve` on a free loopback port with a fresh data folder
 #     (the binary is built with `cargo build --release -p outmail-server` when it is missing;
-#     OUTMAIL_BIN=PATH benchmarks another build instead);
+#     OUTMAIL_BIN=PATH benchmarks another build instead), with an admin made beforehand by
+#     `outmail admin create` and a test-send limit (--test-sends-per-minute) above the number of
+#     test sends the run makes; curl signs in (POST /api/v1/session) and keeps the session
+#     cookie in a cookie jar;
 #  3. sends one warm-up message each way, then BENCH_SENDS rounds, each one outmail test send
-#     (curl: POST /api/v1/profiles/test with an unsaved SMTP profile: STARTTLS, the certificate
-#     as its CA, AUTH PLAIN) and one swaks run (STARTTLS, certificate verified, AUTH PLAIN) of the
-#     very message outmail sent, taking turns at going first so that drift hits both alike;
+#     (curl: POST /api/v1/profiles/test with the session cookie and Origin, an unsaved SMTP
+#     profile: STARTTLS, the certificate as its CA, AUTH PLAIN; outmail's time includes its
+#     session check and the audit entry of the test send) and one swaks run (STARTTLS,
+#     certificate verified, AUTH PLAIN) of the very message outmail sent, taking turns at going
+#     first so that drift hits both alike;
 #  4. prints p50/p90/p99/mean of both, outmail minus swaks at p50, p99 and mean, and how many
 #     messages Postfix delivered (2 x BENCH_SENDS + 2 warm-ups expected).
 #
@@ -37,6 +42,9 @@ PYTHON=/usr/bin/python3
 SMTP_USER=bench@example.test
 FROM=bench@example.test
 TO=rcpt@example.test
+ADMIN_EMAIL=admin@example.test
+# A throwaway account in a throwaway data folder.
+ADMIN_PASSWORD=test-send-benchmark-only
 
 say() { printf '==> %s\n' "$*" >&2; }
 fail() {
@@ -118,9 +126,20 @@ maildir=$work/postfix/mail
 # --- 2. outmail ------------------------------------------------------------------------------
 http_port=$(free_port)
 base=http://127.0.0.1:$http_port/api/v1
+origin=http://127.0.0.1:$http_port
+# Test sends are limited per admin and minute: the limit must let the whole run through (the
+# warm-up and SENDS measured ones). The server takes at most 10000; that many a minute is one
+# every 6 ms, far less than a round (a test send and a swaks run) takes, so longer runs pass too.
+test_sends_per_minute=$((SENDS + 1))
+((test_sends_per_minute <= 10000)) || test_sends_per_minute=10000
+# The admin whose session makes the test sends.
+printf '%s\n' "$ADMIN_PASSWORD" |
+  "$OUTMAIL" admin create --email "$ADMIN_EMAIL" --data-dir "$work/outmail" >/dev/null ||
+  fail "creating the benchmark admin failed"
 say "starting $OUTMAIL on 127.0.0.1:$http_port"
 # (Without the peer's stdin: the peer must see it close when this script ends.)
 "$OUTMAIL" serve --bind "127.0.0.1:$http_port" --data-dir "$work/outmail" --log warn \
+  --test-sends-per-minute "$test_sends_per_minute" \
   >"$work/outmail.out" 2>"$work/outmail.err" {peer_in}>&- &
 outmail_pid=$!
 for _ in $(seq 300); do
@@ -129,6 +148,14 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 curl -sf -o /dev/null "$base/health" || fail "outmail does not answer on $base/health"
+
+say "signing in as $ADMIN_EMAIL"
+status=$(printf '{"email":"%s","password":"%s"}' "$ADMIN_EMAIL" "$ADMIN_PASSWORD" |
+  curl -sS -o "$work/session.json" -w '%{http_code}' -c "$work/cookies" -H "Origin: $origin" \
+    -H 'content-type: application/json' --data-binary @- "$base/session") || status=000
+if [ "$status" != 200 ] || ! grep -q outmail_session "$work/cookies" 2>/dev/null; then
+  fail "signing in failed (HTTP $status): $(head -c 2000 "$work/session.json" 2>/dev/null)"
+fi
 
 # The unsaved profile: STARTTLS to the peer, its certificate as the CA, AUTH PLAIN.
 "$PYTHON" - "$work/cert.pem" "$smtp_port" "$SMTP_USER" "$password" "$FROM" "$TO" \
@@ -155,6 +182,7 @@ outmail_send() {
   local start end status
   start=$EPOCHREALTIME
   status=$(curl -sS -o "$work/answer.json" -w '%{http_code} %{time_total}' \
+    -b "$work/cookies" -H "Origin: $origin" \
     -H 'content-type: application/json' --data-binary @"$work/request.json" \
     "$base/profiles/test") || status="000 0"
   end=$EPOCHREALTIME
@@ -212,7 +240,8 @@ closed_port=$(free_port)
 : >"$work/startup"
 for _ in $(seq 10); do
   start=$EPOCHREALTIME
-  curl -sS -o /dev/null -H 'content-type: application/json' \
+  curl -sS -o /dev/null -b "$work/cookies" -H "Origin: $origin" \
+    -H 'content-type: application/json' \
     --data-binary @"$work/request.json" "http://127.0.0.1:$closed_port/" 2>/dev/null || true
   end=$EPOCHREALTIME
   echo "curl $start $end" >>"$work/startup"

@@ -45,7 +45,17 @@ test('an SMTP profile with a password: checked as typed, tested before saving, s
     // Test before saving: the wrong password is blamed on its field, with the remedy.
     await page.getByRole('button', { name: 'Send a test' }).click();
     const dialog = page.getByRole('dialog', { name: 'Send a test' });
-    await dialog.getByLabel('Recipient').fill('ops@example.net');
+    // The test goes to the signed-in admin's own address unless another is typed.
+    await expect(dialog.getByLabel('Recipient')).toHaveValue('admin@example.com');
+    // Tab and Shift+Tab go round the dialog's controls, never to the page behind it.
+    await dialog.getByLabel('Recipient').focus();
+    for (let press = 0; press < 6; press++) {
+      await page.keyboard.press('Tab');
+      expect(await dialog.evaluate((element) => element.contains(document.activeElement))).toBe(true);
+    }
+    await dialog.getByLabel('Recipient').focus();
+    await page.keyboard.press('Shift+Tab');
+    expect(await dialog.evaluate((element) => element.contains(document.activeElement))).toBe(true);
     await dialog.getByRole('button', { name: 'Send', exact: true }).click();
     const report = dialog.locator('.test-report');
     await expect(report).toHaveAttribute('data-outcome', 'failed');
@@ -68,7 +78,7 @@ test('an SMTP profile with a password: checked as typed, tested before saving, s
       await expect(report.locator('li.stage.ok .stage-name', { hasText: new RegExp(`^${stage}$`) })).toHaveCount(1);
     }
     const [tested] = peer.messages();
-    expect(tested.rcpt_tos).toEqual(['ops@example.net']);
+    expect(tested.rcpt_tos).toEqual(['admin@example.com']);
     expect(tested.data).toContain(`Subject: outmail test: ${profileName}`);
     // Quoted-printable: the signature separator's trailing space is =20.
     expect(tested.data).toContain('--=20\r\nThe billing team');

@@ -32,6 +32,13 @@ test('filter, duplicate and delete with a confirmation', async ({ page, request,
   const dialog = page.getByRole('alertdialog', { name: 'Delete this profile?' });
   await expect(dialog).toBeVisible();
   await expect(dialog.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  // Focus stays in the dialog: Tab from the last button comes back to the first.
+  await page.keyboard.press('Tab');
+  await expect(dialog.getByRole('button', { name: 'Delete' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(dialog.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await page.keyboard.press('Shift+Tab');
+  await expect(dialog.getByRole('button', { name: 'Delete' })).toBeFocused();
   await page.keyboard.press('Escape');
   await expect(dialog).toBeHidden();
   await expect(rows).toHaveCount(1);

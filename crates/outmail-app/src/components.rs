@@ -66,11 +66,7 @@ pub fn ConfirmDialog(
             let _ = button.focus();
         }
     });
-    let on_keydown = move |event: leptos::ev::KeyboardEvent| {
-        if event.key() == "Escape" {
-            open.set(false);
-        }
-    };
+    let on_keydown = move |event: leptos::ev::KeyboardEvent| dialog_keys(&event, open);
     view! {
         <Show when=move || open.get()>
             <div class="backdrop">
@@ -106,6 +102,57 @@ pub fn ConfirmDialog(
                 </div>
             </div>
         </Show>
+    }
+}
+
+/// Keyboard use inside a modal dialog: Escape closes it, and Tab and Shift+Tab go round its
+/// own controls instead of leaving for the page behind it (which `aria-modal` says is inert).
+/// Attach to the element with the dialog role.
+pub fn dialog_keys(event: &leptos::ev::KeyboardEvent, open: RwSignal<bool>) {
+    match event.key().as_str() {
+        "Escape" => open.set(false),
+        "Tab" => keep_focus_inside(event),
+        _ => {}
+    }
+}
+
+fn keep_focus_inside(event: &leptos::ev::KeyboardEvent) {
+    use leptos::wasm_bindgen::JsCast;
+    let Some(dialog) = event
+        .current_target()
+        .and_then(|target| target.dyn_into::<leptos::web_sys::Element>().ok())
+    else {
+        return;
+    };
+    let Ok(found) = dialog.query_selector_all(
+        "button:not([disabled]), input:not([disabled]), select:not([disabled]), \
+         textarea:not([disabled]), a[href], summary, [tabindex]:not([tabindex='-1'])",
+    ) else {
+        return;
+    };
+    let controls: Vec<leptos::web_sys::HtmlElement> = (0..found.length())
+        .filter_map(|index| found.item(index))
+        .filter_map(|node| node.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+        .collect();
+    let (Some(first), Some(last)) = (controls.first(), controls.last()) else {
+        return;
+    };
+    let active = document().active_element();
+    let at = |control: &leptos::web_sys::HtmlElement| {
+        active
+            .as_ref()
+            .is_some_and(|active| active == control.unchecked_ref::<leptos::web_sys::Element>())
+    };
+    let wrap_to = if event.shift_key() && at(first) {
+        Some(last)
+    } else if !event.shift_key() && at(last) {
+        Some(first)
+    } else {
+        None
+    };
+    if let Some(target) = wrap_to {
+        event.prevent_default();
+        let _ = target.focus();
     }
 }
 

@@ -28,7 +28,9 @@ use serde::Serialize;
 use crate::api::{self, Problem, Tagged};
 
 mod remote;
-use crate::components::{Loading, Notice, ProblemNotice, ReadOnlyNotice, ShowNotice, can_change};
+use crate::components::{
+    Loading, Notice, ProblemNotice, ReadOnlyNotice, ShowNotice, can_change, dialog_keys,
+};
 
 type Draft = ProfileDraft<SecretInput>;
 
@@ -852,7 +854,7 @@ fn TestSend(form: Form) -> AnyView {
         <Show when=move || open.get()>
             <div class="backdrop">
                 <div class="dialog wide" role="dialog" aria-modal="true" aria-labelledby="test-title"
-                    on:keydown=move |e: leptos::ev::KeyboardEvent| if e.key() == "Escape" { open.set(false) }>
+                    on:keydown=move |e: leptos::ev::KeyboardEvent| dialog_keys(&e, open)>
                     <h2 id="test-title">"Send a test"</h2>
                     <form class="test-form" on:submit=run>
                         <div class="field">
