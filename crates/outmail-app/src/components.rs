@@ -156,6 +156,60 @@ fn keep_focus_inside(event: &leptos::ev::KeyboardEvent) {
     }
 }
 
+/// One input of the sign-in and setup forms: label, input and the message under it, bound
+/// for assistive technology (`aria-invalid`, `aria-describedby`), with an optional hint.
+#[component]
+pub fn CredentialField(
+    /// The input's id; the message is `{id}-error` and the hint `{id}-hint`.
+    id: &'static str,
+    label: &'static str,
+    /// `text`, `email` or `password`.
+    input_type: &'static str,
+    autocomplete: &'static str,
+    /// The form field's name, for password managers.
+    #[prop(optional)]
+    name: Option<&'static str>,
+    #[prop(into)] value: Signal<String>,
+    on_input: Callback<String>,
+    #[prop(into)] error: Signal<Option<String>>,
+    /// Called when the field is left (messages show once a field was left).
+    #[prop(optional)]
+    on_leave: Option<Callback<()>>,
+    #[prop(optional, into)] hint: Option<String>,
+) -> impl IntoView {
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described_by = if hint.is_some() {
+        format!("{hint_id} {error_id}")
+    } else {
+        error_id.clone()
+    };
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input
+                id=id
+                name=name
+                type=input_type
+                autocomplete=autocomplete
+                spellcheck=(input_type != "password").then_some("false")
+                required
+                aria-invalid=move || error.with(Option::is_some).to_string()
+                aria-describedby=described_by
+                prop:value=move || value.get()
+                on:input=move |e| on_input.run(event_target_value(&e))
+                on:blur=move |_| {
+                    if let Some(leave) = on_leave {
+                        leave.run(());
+                    }
+                }
+            />
+            {hint.map(|hint| view! { <p class="hint" id=hint_id>{hint}</p> })}
+            <p class="field-error" id=error_id>{move || error.get()}</p>
+        </div>
+    }
+}
+
 /// The result of a page's last action: a confirmation, or what went wrong.
 pub type Notice = RwSignal<Option<Result<String, Problem>>>;
 

@@ -67,6 +67,27 @@ pub struct AuditWrite {
     pub outcome: String,
 }
 
+/// Inserts an account inside the transaction `$tx` and evaluates to its row (a macro: the
+/// statement is compiled once per backend, as `in_write_tx!` binds a different transaction type
+/// for each).
+macro_rules! insert_admin {
+    ($tx:ident, $email:expr, $role:expr, $hash:expr) => {
+        sqlx::query_as::<_, AdminRow>(
+            "INSERT INTO admins (id, email, role, password_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 RETURNING id, email, role, password_hash, created_at",
+        )
+        .bind(new_id())
+        .bind($email)
+        .bind($role)
+        .bind($hash)
+        .bind(now_ms())
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err(constraint("email", "admin"))?
+    };
+}
+
 impl Store {
     /// Creates an account; a taken email is `Conflict { field: "email" }`.
     pub async fn create_admin(
@@ -76,19 +97,7 @@ impl Store {
         password_hash: &str,
     ) -> Result<AdminRow, StoreError> {
         let row = in_write_tx!(self, tx => {
-            sqlx::query_as::<_, AdminRow>(
-                "INSERT INTO admins (id, email, role, password_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) \
-                 RETURNING id, email, role, password_hash, created_at",
-            )
-            .bind(new_id())
-            .bind(email)
-            .bind(role)
-            .bind(password_hash)
-            .bind(now_ms())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(constraint("email", "admin"))?
+            insert_admin!(tx, email, role, password_hash)
         });
         Ok(row)
     }
@@ -108,19 +117,7 @@ impl Store {
             if existing > 0 {
                 return Err(StoreError::Conflict { field: "admins" });
             }
-            sqlx::query_as::<_, AdminRow>(
-                "INSERT INTO admins (id, email, role, password_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) \
-                 RETURNING id, email, role, password_hash, created_at",
-            )
-            .bind(new_id())
-            .bind(email)
-            .bind(role)
-            .bind(password_hash)
-            .bind(now_ms())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(constraint("email", "admin"))?
+            insert_admin!(tx, email, role, password_hash)
         });
         Ok(row)
     }

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 use outmail_types::access::{LoginRequest, SessionView};
 
 use crate::api::{self, Problem};
+use crate::components::CredentialField;
 
 /// Where to go after signing in: `next` when it is a path on this server, else the start page.
 /// `//host` leaves the site, and so does `/\host` (browsers read the backslash as a slash);
@@ -95,37 +96,26 @@ pub fn Login() -> impl IntoView {
             // `method="post"`: a form sent before the page is interactive must not put the
             // password in the address (a GET would); the server just shows this page again.
             <form class="auth-form" method="post" novalidate on:submit=on_submit>
-                <div class="field">
-                    <label for="login-email">"Email"</label>
-                    <input
-                        id="login-email"
-                        name="email"
-                        type="email"
-                        autocomplete="username"
-                        spellcheck="false"
-                        required
-                        aria-invalid=move || email_error().is_some().to_string()
-                        aria-describedby="login-email-error"
-                        prop:value=move || email.get()
-                        on:input=move |e| email.set(event_target_value(&e))
-                    />
-                    <p class="field-error" id="login-email-error">{email_error}</p>
-                </div>
-                <div class="field">
-                    <label for="login-password">"Password"</label>
-                    <input
-                        id="login-password"
-                        name="password"
-                        type="password"
-                        autocomplete="current-password"
-                        required
-                        aria-invalid=move || password_error().is_some().to_string()
-                        aria-describedby="login-password-error"
-                        prop:value=move || password.get()
-                        on:input=move |e| password.set(event_target_value(&e))
-                    />
-                    <p class="field-error" id="login-password-error">{password_error}</p>
-                </div>
+                <CredentialField
+                    id="login-email"
+                    label="Email"
+                    name="email"
+                    input_type="email"
+                    autocomplete="username"
+                    value=email
+                    on_input=Callback::new(move |text| email.set(text))
+                    error=Signal::derive(email_error)
+                />
+                <CredentialField
+                    id="login-password"
+                    label="Password"
+                    name="password"
+                    input_type="password"
+                    autocomplete="current-password"
+                    value=password
+                    on_input=Callback::new(move |text| password.set(text))
+                    error=Signal::derive(password_error)
+                />
                 // The server's answer: a wrong email or password (401), or too many failed
                 // attempts (429), whose message says when to try again.
                 <div class="notices" aria-live="polite">

@@ -11,6 +11,7 @@ use outmail_types::access::{SessionView, SetupRequest, password_problem};
 use outmail_types::{FieldError, FieldErrors};
 
 use crate::api::{self, Problem};
+use crate::components::CredentialField;
 
 /// The form as typed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -92,9 +93,6 @@ pub fn Setup() -> impl IntoView {
         });
         local.or(server)
     };
-    let edit = move |change: Box<dyn FnOnce(&mut SetupForm)>| {
-        form.update(|f| change(f));
-    };
     let leave = move |path: &'static str| {
         touched.update(|t| {
             t.insert(path);
@@ -139,90 +137,52 @@ pub fn Setup() -> impl IntoView {
             // `method="post"`: a form sent before the page is interactive must not put the
             // password in the address.
             <form class="auth-form" method="post" novalidate on:submit=on_submit>
-                <div class="field">
-                    <label for="setup-token">"Setup token"</label>
-                    <input
-                        id="setup-token"
-                        type="text"
-                        autocomplete="off"
-                        spellcheck="false"
-                        required
-                        aria-invalid=move || message("token").is_some().to_string()
-                        aria-describedby="setup-token-error"
-                        prop:value=move || form.with(|f| f.token.clone())
-                        on:input=move |e| {
-                            let text = event_target_value(&e);
-                            edit(Box::new(move |f| f.token = text));
-                        }
-                        on:blur=move |_| leave("token")
-                    />
-                    <p class="field-error" id="setup-token-error">{move || message("token")}</p>
-                </div>
-                <div class="field">
-                    <label for="setup-email">"Email"</label>
-                    <input
-                        id="setup-email"
-                        name="email"
-                        type="email"
-                        autocomplete="username"
-                        spellcheck="false"
-                        required
-                        aria-invalid=move || message("email").is_some().to_string()
-                        aria-describedby="setup-email-error"
-                        prop:value=move || form.with(|f| f.email.clone())
-                        on:input=move |e| {
-                            let text = event_target_value(&e);
-                            edit(Box::new(move |f| f.email = text));
-                        }
-                        on:blur=move |_| leave("email")
-                    />
-                    <p class="field-error" id="setup-email-error">{move || message("email")}</p>
-                </div>
-                <div class="field">
-                    <label for="setup-password">"Password"</label>
-                    <input
-                        id="setup-password"
-                        name="password"
-                        type="password"
-                        autocomplete="new-password"
-                        required
-                        aria-invalid=move || message("password").is_some().to_string()
-                        aria-describedby="setup-password-hint setup-password-error"
-                        prop:value=move || form.with(|f| f.password.clone())
-                        on:input=move |e| {
-                            let text = event_target_value(&e);
-                            edit(Box::new(move |f| f.password = text));
-                        }
-                        on:blur=move |_| leave("password")
-                    />
-                    <p class="hint" id="setup-password-hint">
-                        {format!(
-                            "At least {} characters; a few unrelated words are easy to remember.",
-                            outmail_types::access::MIN_PASSWORD_CHARS,
-                        )}
-                    </p>
-                    <p class="field-error" id="setup-password-error">
-                        {move || message("password")}
-                    </p>
-                </div>
-                <div class="field">
-                    <label for="setup-repeat">"Repeat password"</label>
-                    <input
-                        id="setup-repeat"
-                        type="password"
-                        autocomplete="new-password"
-                        required
-                        aria-invalid=move || message("repeat").is_some().to_string()
-                        aria-describedby="setup-repeat-error"
-                        prop:value=move || form.with(|f| f.repeat.clone())
-                        on:input=move |e| {
-                            let text = event_target_value(&e);
-                            edit(Box::new(move |f| f.repeat = text));
-                        }
-                        on:blur=move |_| leave("repeat")
-                    />
-                    <p class="field-error" id="setup-repeat-error">{move || message("repeat")}</p>
-                </div>
+                <CredentialField
+                    id="setup-token"
+                    label="Setup token"
+                    input_type="text"
+                    autocomplete="off"
+                    value=Signal::derive(move || form.with(|f| f.token.clone()))
+                    on_input=Callback::new(move |text| form.update(|f| f.token = text))
+                    error=Signal::derive(move || message("token"))
+                    on_leave=Callback::new(move |()| leave("token"))
+                />
+                <CredentialField
+                    id="setup-email"
+                    label="Email"
+                    name="email"
+                    input_type="email"
+                    autocomplete="username"
+                    value=Signal::derive(move || form.with(|f| f.email.clone()))
+                    on_input=Callback::new(move |text| form.update(|f| f.email = text))
+                    error=Signal::derive(move || message("email"))
+                    on_leave=Callback::new(move |()| leave("email"))
+                />
+                <CredentialField
+                    id="setup-password"
+                    label="Password"
+                    name="password"
+                    input_type="password"
+                    autocomplete="new-password"
+                    value=Signal::derive(move || form.with(|f| f.password.clone()))
+                    on_input=Callback::new(move |text| form.update(|f| f.password = text))
+                    error=Signal::derive(move || message("password"))
+                    on_leave=Callback::new(move |()| leave("password"))
+                    hint=format!(
+                        "At least {} characters; a few unrelated words are easy to remember.",
+                        outmail_types::access::MIN_PASSWORD_CHARS,
+                    )
+                />
+                <CredentialField
+                    id="setup-repeat"
+                    label="Repeat password"
+                    input_type="password"
+                    autocomplete="new-password"
+                    value=Signal::derive(move || form.with(|f| f.repeat.clone()))
+                    on_input=Callback::new(move |text| form.update(|f| f.repeat = text))
+                    error=Signal::derive(move || message("repeat"))
+                    on_leave=Callback::new(move |()| leave("repeat"))
+                />
                 <div class="notices" aria-live="polite">
                     {move || {
                         problem
