@@ -53,7 +53,7 @@ function createAccount(dataDir: string, account: Account) {
 }
 
 /** Starts `outmail serve` on port 0 and resolves with the URL it prints once listening. */
-async function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+export async function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   // Started from the project root, as the README does, so it finds target/site. The specs run
   // far more test sends per admin than the default limit allows; that limit has Rust tests.
   const child = spawn(
@@ -87,7 +87,7 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; url:
   return { child, url, output };
 }
 
-async function stopServer(child: ChildProcess): Promise<number | null> {
+export async function stopServer(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return child.exitCode;
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   child.kill('SIGTERM');
