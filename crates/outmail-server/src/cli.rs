@@ -40,4 +40,14 @@ pub enum AdminCommand {
     },
     /// List the accounts and their roles
     List,
+    /// Set a new password (read like `create`'s); the account's sessions end
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Delete an account; its sessions end. The last admin cannot be deleted.
+    Delete {
+        #[arg(long)]
+        email: String,
+    },
 }

@@ -33,6 +33,8 @@ async fn main() -> ExitCode {
             create_admin(config, &email, &role).await
         }
         Command::Admin(AdminCommand::List) => list_admins(config).await,
+        Command::Admin(AdminCommand::SetPassword { email }) => set_password(config, &email).await,
+        Command::Admin(AdminCommand::Delete { email }) => delete_admin(config, &email).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -142,6 +144,55 @@ fn read_new_password() -> anyhow::Result<String> {
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     anyhow::ensure!(!password.is_empty(), "no password on standard input");
     Ok(password)
+}
+
+async fn set_password(config: Config, email: &str) -> anyhow::Result<()> {
+    let password = read_new_password()?;
+    let (email, hash) = outmail_server::api::access::new_account(email, password)
+        .await
+        .map_err(|failure| anyhow::anyhow!(describe_failure(failure)))?;
+    let store = outmail_server::serve::open_store(&config).await?;
+    let result = async {
+        let admin = store
+            .admin_by_email(&email)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("there is no account with the email {email}"))?;
+        store.set_admin_password(&admin.id, &hash).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    store.close().await;
+    result?;
+    println!("set a new password for {email}; its sessions have ended");
+    Ok(())
+}
+
+async fn delete_admin(config: Config, email: &str) -> anyhow::Result<()> {
+    let email = outmail_server::auth::normalize_email(email);
+    let store = outmail_server::serve::open_store(&config).await?;
+    let result = async {
+        let accounts = store.list_admins().await?;
+        let admin = accounts
+            .iter()
+            .find(|admin| admin.email == email)
+            .ok_or_else(|| anyhow::anyhow!("there is no account with the email {email}"))?;
+        let admins_left = accounts
+            .iter()
+            .filter(|other| other.role == "admin" && other.id != admin.id)
+            .count();
+        anyhow::ensure!(
+            admin.role != "admin" || admins_left > 0,
+            "{email} is the last admin: create another admin first, or nobody could change \
+             the settings"
+        );
+        store.delete_admin(&admin.id).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    store.close().await;
+    result?;
+    println!("deleted {email}; its sessions have ended");
+    Ok(())
 }
 
 async fn list_admins(config: Config) -> anyhow::Result<()> {

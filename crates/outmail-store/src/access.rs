@@ -133,6 +133,32 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces an account's password hash and ends its sessions: whoever knew the old
+    /// password is signed out. `NotFound` when there is no such account.
+    pub async fn set_admin_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        let changed = in_write_tx!(self, tx => {
+            let changed = sqlx::query("UPDATE admins SET password_hash = $2 WHERE id = $1")
+                .bind(id)
+                .bind(password_hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            changed
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     pub async fn admin_by_email(&self, email: &str) -> Result<Option<AdminRow>, StoreError> {
         with_pool!(self, pool => {
             Ok(sqlx::query_as::<_, AdminRow>(

@@ -34,7 +34,7 @@ use super::{
     references,
     respond::{created, with_etag},
 };
-use crate::auth::AuditNote;
+use crate::auth::{AuditNote, audit::fields_changed};
 use crate::state::AppState;
 
 /// A stored profile, decoded.
@@ -272,7 +272,7 @@ pub async fn update(
     let after = profile.view()?;
     // Which fields changed, by name: the views differ where settings or secret states
     // changed, and a secret entered again shows even when it was set before.
-    let mut fields = changed_fields(&current.view()?, &after)?;
+    let mut fields = fields_changed(&current.view()?.profile, &after.profile);
     for (slot, action) in &plan.actions {
         if !matches!(action, SecretAction::Keep) && !fields.iter().any(|f| f == slot.path()) {
             fields.push(slot.path().to_string());
@@ -283,18 +283,6 @@ pub async fn update(
         .target(format!("profiles/{id}"))
         .fields(fields)
         .attach(response))
-}
-
-/// The fields that differ between two views, without the bookkeeping ones.
-fn changed_fields(before: &ProfileView, after: &ProfileView) -> ApiResult<Vec<String>> {
-    let before = serde_json::to_value(before).map_err(ApiFailure::internal)?;
-    let after = serde_json::to_value(after).map_err(ApiFailure::internal)?;
-    // Named as in the draft (`transport.port`), like field errors; the bookkeeping around the
-    // profile (its version and times) is not a change of settings.
-    Ok(crate::auth::audit::changed_fields(&before, &after)
-        .into_iter()
-        .filter_map(|field| field.strip_prefix("profile.").map(str::to_owned))
-        .collect())
 }
 
 /// The store's instructions for a plan. A kept secret carries the destination it must still

@@ -12,6 +12,7 @@ use super::{
     references,
     respond::with_etag,
 };
+use crate::auth::{AuditNote, audit::fields_changed};
 use crate::state::AppState;
 
 /// `GET /settings`
@@ -33,6 +34,7 @@ pub async fn update(
     ApiJson(draft): ApiJson<GlobalSettingsDraft>,
 ) -> ApiResult<Response> {
     let settings = draft.validate().map_err(ApiFailure::invalid)?;
+    let (before, _) = references::global_settings(&state).await?;
     if let Some(id) = &settings.default_profile_id {
         references::ensure_profile_exists(&state, "default_profile_id", id).await?;
     }
@@ -44,5 +46,9 @@ pub async fn update(
         version: row.version,
         settings: settings.to_draft(),
     };
-    Ok(with_etag(StatusCode::OK, row.version, view))
+    let fields = fields_changed(&before.to_draft(), &view.settings);
+    Ok(AuditNote::new("settings.update")
+        .target("settings")
+        .fields(fields)
+        .attach(with_etag(StatusCode::OK, row.version, view)))
 }

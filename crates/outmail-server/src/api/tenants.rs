@@ -18,6 +18,7 @@ use super::{
     references,
     respond::{created, with_etag},
 };
+use crate::auth::{AuditNote, audit::fields_changed};
 use crate::state::AppState;
 
 fn view(row: &TenantRow) -> ApiResult<TenantView> {
@@ -103,12 +104,22 @@ pub async fn update(
             "a tenant's ID cannot change; create a new tenant instead",
         ));
     }
+    let before = state
+        .store
+        .get_tenant(&id)
+        .await
+        .map_err(|error| not_found_as("tenant", error))?;
     let row = state
         .store
         .update_tenant(&id, expected, &write)
         .await
         .map_err(|error| not_found_as("tenant", error))?;
-    Ok(with_etag(StatusCode::OK, row.version, view(&row)?))
+    let after = view(&row)?;
+    let fields = fields_changed(&view(&before)?.tenant, &after.tenant);
+    Ok(AuditNote::new("tenant.update")
+        .target(format!("tenants/{id}"))
+        .fields(fields)
+        .attach(with_etag(StatusCode::OK, row.version, after)))
 }
 
 /// `DELETE /tenants/{id}` with `If-Match`.

@@ -108,6 +108,16 @@ pub async fn record_request(
     }
 }
 
+/// The fields that differ between two versions of a document (a profile draft, the global
+/// settings, a tenant), named by their dotted paths as field errors name them.
+pub fn fields_changed<T: serde::Serialize>(before: &T, after: &T) -> Vec<String> {
+    match (serde_json::to_value(before), serde_json::to_value(after)) {
+        (Ok(before), Ok(after)) => changed_fields(&before, &after),
+        // Our own types always serialise; an empty list only loses detail, not the entry.
+        _ => Vec::new(),
+    }
+}
+
 /// The dotted paths whose values differ between two JSON documents (leaves only; an array
 /// that changed is one path). Secrets appear as `{"set": bool}` in views, so a secret whose
 /// state changed shows as its own path, never with its value.
