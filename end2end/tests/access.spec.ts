@@ -90,6 +90,23 @@ test('pages carry the security headers and run under the policy', async ({ page,
   expect(consoleErrors).toEqual([]);
 });
 
+test('a session that ends while a page is open leads to sign in and back', async ({ pageAs, server }) => {
+  const page = await pageAs(admin);
+  await page.goto('/delivery?status=failed');
+  await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
+  // Signed out elsewhere (another tab, or the idle timeout): the server forgets the session.
+  const out = await page.request.delete('/api/v1/session', { headers: { Origin: server.url } });
+  expect(out.status()).toBe(204);
+  // The next request of the page is refused, and the browser goes to sign in, then back.
+  await page.getByLabel('Status').selectOption('sent');
+  await expect(page).toHaveURL(/\/login\?next=%2Fdelivery%3Fstatus%3Dsent/);
+  await page.getByLabel('Email').fill(admin.email);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/delivery\?status=sent$/);
+  await expect(page.getByRole('banner')).toContainText('admin@example.com (admin)');
+});
+
 test('a viewer sees profiles read-only and may not change them', async ({ request, pageAs, requestAs }) => {
   const name = unique('Viewed relay');
   const id = await createSmtpProfile(request, name, 2525);

@@ -134,7 +134,25 @@ async fn send<B: Serialize, T: DeserializeOwned>(
         .json::<ApiError>()
         .await
         .unwrap_or_else(|_| ApiError::new("http_error", format!("the server answered {status}")));
-    Err(Problem { status, error })
+    Err(session_checked(Problem { status, error }))
+}
+
+/// A request refused because the session has ended (idle, too old, or signed out in another
+/// tab) sends the browser to sign in, and back to this page afterwards. Other problems, a wrong
+/// password at sign-in among them, are the page's to show.
+#[cfg(feature = "hydrate")]
+fn session_checked(problem: Problem) -> Problem {
+    if problem.status == 401 && problem.error.code == "unauthenticated" {
+        let location = leptos::prelude::window().location();
+        let here = format!(
+            "{}{}",
+            location.pathname().unwrap_or_default(),
+            location.search().unwrap_or_default()
+        );
+        let next = String::from(js_sys::encode_uri_component(&here));
+        let _ = location.assign(&format!("/login?next={next}"));
+    }
+    problem
 }
 
 /// On the server nothing is fetched (resources load in the browser); this only keeps the
@@ -173,7 +191,7 @@ pub async fn post_events<B: Serialize>(
         let error = response.json::<ApiError>().await.unwrap_or_else(|_| {
             ApiError::new("http_error", format!("the server answered {status}"))
         });
-        return Err(Problem { status, error });
+        return Err(session_checked(Problem { status, error }));
     }
     let reader = response
         .body()
