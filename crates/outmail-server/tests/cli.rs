@@ -191,6 +191,64 @@ fn admin_create_checks_the_password_and_refuses_a_second_account_with_the_email(
         String::from_utf8_lossy(&list.stdout),
         "ops@example.com\tviewer\n"
     );
+
+    // A new password, read like `create`'s.
+    let mut reset = outmail()
+        .args([
+            "admin",
+            "set-password",
+            "--email",
+            "ops@example.com",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(reset.stdin.take().unwrap(), "a brand new password").unwrap();
+    let reset = reset.wait_with_output().unwrap();
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    assert!(String::from_utf8_lossy(&reset.stdout).contains("its sessions have ended"));
+
+    // The last admin stays; a viewer can go.
+    assert!(
+        create_admin(data.path(), &[], "boss@example.com", "admin")
+            .status
+            .success()
+    );
+    let delete = |email: &str| {
+        outmail()
+            .args(["admin", "delete", "--email", email, "--data-dir"])
+            .arg(data.path())
+            .output()
+            .unwrap()
+    };
+    let last = delete("boss@example.com");
+    assert!(!last.status.success());
+    assert!(String::from_utf8_lossy(&last.stderr).contains("the last admin"));
+    let viewer = delete("OPS@example.com");
+    assert!(
+        viewer.status.success(),
+        "{}",
+        String::from_utf8_lossy(&viewer.stderr)
+    );
+    let nobody = delete("nobody@example.com");
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no account"));
+    let list = outmail()
+        .args(["admin", "list", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "boss@example.com\tadmin\n"
+    );
 }
 
 /// A running `outmail serve` on a free port, with everything it logs kept for inspection.

@@ -108,7 +108,12 @@ async fn start_session(
 ) -> ApiResult<Response> {
     let token = auth::random_token();
     let lifetime = state.access.config.session_lifetime;
-    let expires_at = auth::now_ms() + i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX / 2);
+    let now = auth::now_ms();
+    let expires_at = now + i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX / 2);
+    // Sessions that ended without being presented again (a closed browser) are removed here,
+    // so the table holds only live ones and the ones of the last idle period.
+    let idle = i64::try_from(state.access.config.session_idle.as_millis()).unwrap_or(i64::MAX / 2);
+    state.store.delete_stale_sessions(now, now - idle).await?;
     state
         .store
         .create_session(&auth::digest(&token), admin_id, expires_at)

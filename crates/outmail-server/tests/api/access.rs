@@ -234,6 +234,39 @@ async fn signing_out_and_the_idle_and_absolute_timeouts_end_a_session() {
         whoami(&app, format!("outmail_session={token}")).await,
         StatusCode::UNAUTHORIZED
     );
+
+    // A session that ended and is never presented again is removed at the next sign-in.
+    let forgotten = auth::random_token();
+    app.store
+        .create_session(&auth::digest(&forgotten), &admin.id, auth::now_ms() - 1)
+        .await
+        .unwrap();
+    assert!(
+        app.store
+            .session(&auth::digest(&forgotten))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let live = session_cookie(&login(&app, "ops@example.com", PASSWORD, &[]).await);
+    assert!(
+        app.store
+            .session(&auth::digest(&forgotten))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(whoami(&app, live.clone()).await, StatusCode::OK);
+
+    // A new password ends every session of the account.
+    let hash = auth::password::hash("another long password".to_owned())
+        .await
+        .unwrap();
+    app.store
+        .set_admin_password(&admin.id, &hash)
+        .await
+        .unwrap();
+    assert_eq!(whoami(&app, live).await, StatusCode::UNAUTHORIZED);
     app.finish().await;
 }
 
@@ -582,6 +615,53 @@ async fn the_audit_log_names_changed_fields_and_never_values() {
             .any(|event| event["action"] == "profile.create"),
         "{events:?}"
     );
+
+    // The global settings name their changed fields too.
+    let settings = app.get("/api/v1/settings").await;
+    let mut changed = settings.json["settings"].clone();
+    changed["default_profile_id"] = json!(id);
+    let saved = app
+        .put("/api/v1/settings", &settings.etag(), &changed)
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    let events = audit_actions(&app).await;
+    let settings_event = events
+        .iter()
+        .find(|event| event["action"] == "settings.update")
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(
+        settings_event["fields"],
+        json!(["default_profile_id"]),
+        "{settings_event}"
+    );
+
+    // And so does a tenant.
+    let tenant = json!({"id": "acme", "name": "ACME", "profile": {"kind": "use_global"}});
+    let created_tenant = app.post("/api/v1/tenants", &tenant).await;
+    assert_eq!(
+        created_tenant.status,
+        StatusCode::CREATED,
+        "{}",
+        created_tenant.text
+    );
+    let mut renamed = tenant.clone();
+    renamed["name"] = json!("ACME Corp");
+    let updated_tenant = app
+        .put("/api/v1/tenants/acme", &created_tenant.etag(), &renamed)
+        .await;
+    assert_eq!(
+        updated_tenant.status,
+        StatusCode::OK,
+        "{}",
+        updated_tenant.text
+    );
+    let events = audit_actions(&app).await;
+    let tenant_event = events
+        .iter()
+        .find(|event| event["action"] == "tenant.update")
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(tenant_event["target"], "tenants/acme");
+    assert_eq!(tenant_event["fields"], json!(["name"]), "{tenant_event}");
 
     let export = app.get("/api/v1/audit/export").await;
     assert_eq!(export.status, StatusCode::OK);
