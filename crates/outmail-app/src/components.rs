@@ -156,6 +156,25 @@ fn keep_focus_inside(event: &leptos::ev::KeyboardEvent) {
     }
 }
 
+/// Previous and next page links, when there is more than one page; `link` gives the address
+/// of a page.
+#[component]
+pub fn Pager(current: u32, pages: u64, link: Callback<u32, String>) -> impl IntoView {
+    (pages > 1).then(|| {
+        view! {
+            <nav class="pager" aria-label="Pages">
+                <Show when=move || { current > 1 }>
+                    <a href=move || link.run(current - 1)>"Previous"</a>
+                </Show>
+                <span>{format!("Page {current} of {pages}")}</span>
+                <Show when=move || { u64::from(current) < pages }>
+                    <a href=move || link.run(current + 1)>"Next"</a>
+                </Show>
+            </nav>
+        }
+    })
+}
+
 /// One input of the sign-in and setup forms: label, input and the message under it, bound
 /// for assistive technology (`aria-invalid`, `aria-describedby`), with an optional hint.
 #[component]

@@ -225,16 +225,6 @@ pub struct AuditEvent {
     pub outcome: String,
 }
 
-/// A page of the audit log, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct AuditPage {
-    pub items: Vec<AuditEvent>,
-    pub total: i64,
-    pub page: u32,
-    pub per_page: u32,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

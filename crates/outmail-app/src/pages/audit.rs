@@ -4,10 +4,11 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use outmail_types::access::{AuditEvent, AuditPage};
+use outmail_types::access::AuditEvent;
+use outmail_types::settings::Page;
 
 use crate::api::{self, with_query};
-use crate::components::{Loading, ProblemNotice, Time};
+use crate::components::{Loading, Pager, ProblemNotice, Time};
 
 /// Events per page.
 const PER_PAGE: u32 = 50;
@@ -35,7 +36,7 @@ pub fn Audit() -> impl IntoView {
     });
     let events = LocalResource::new(move || {
         let path = format!("/audit?page={}&per_page={PER_PAGE}", page.get());
-        async move { api::get::<AuditPage>(&path).await }
+        async move { api::get::<Page<AuditEvent>>(&path).await }
     });
 
     view! {
@@ -58,12 +59,11 @@ pub fn Audit() -> impl IntoView {
                         view! { <p class="empty">"No events yet."</p> }.into_any()
                     }
                     Ok(found) => {
-                        let per_page = u64::from(found.per_page.max(1));
-                        let pages = u64::try_from(found.total).unwrap_or(0).div_ceil(per_page);
+                        let pages = found.page_count();
                         let current = found.page;
                         view! {
                             <EventTable items=found.items />
-                            <Pager current pages />
+                            <Pager current pages link=Callback::new(audit_address) />
                         }
                             .into_any()
                     }
@@ -115,22 +115,4 @@ fn EventTable(items: Vec<AuditEvent>) -> impl IntoView {
             </table>
         </div>
     }
-}
-
-/// Previous and next page links, when there is more than one page.
-#[component]
-fn Pager(current: u32, pages: u64) -> impl IntoView {
-    (pages > 1).then(|| {
-        view! {
-            <nav class="pager" aria-label="Pages">
-                <Show when=move || { current > 1 }>
-                    <a href=audit_address(current.saturating_sub(1))>"Previous"</a>
-                </Show>
-                <span>{format!("Page {current} of {pages}")}</span>
-                <Show when=move || { u64::from(current) < pages }>
-                    <a href=audit_address(current + 1)>"Next"</a>
-                </Show>
-            </nav>
-        }
-    })
 }

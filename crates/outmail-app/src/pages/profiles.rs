@@ -15,7 +15,8 @@ use outmail_types::{ProfileSummary, ProfileView};
 
 use crate::api::{self, with_query};
 use crate::components::{
-    ConfirmDialog, Loading, Notice, ProblemNotice, ReadOnlyNotice, ShowNotice, Time, can_change,
+    ConfirmDialog, Loading, Notice, Pager, ProblemNotice, ReadOnlyNotice, ShowNotice, Time,
+    can_change,
 };
 
 /// The list's address with the filters that are set.
@@ -203,7 +204,13 @@ pub fn Profiles() -> impl IntoView {
                                 duplicate
                                 ask_delete
                             />
-                            <Pager current pages name transport />
+                            <Pager
+                                current
+                                pages
+                                link=Callback::new(move |page| {
+                                    list_address("/", &name.get(), &transport.get(), page)
+                                })
+                            />
                         }
                             .into_any()
                     }
@@ -335,23 +342,4 @@ fn ProfileList(
             </table>
         </div>
     }
-}
-
-/// Previous and next page links, when there is more than one page.
-#[component]
-fn Pager(current: u32, pages: u64, name: Memo<String>, transport: Memo<String>) -> impl IntoView {
-    (pages > 1).then(|| {
-        let link = move |page: u32| list_address("/", &name.get(), &transport.get(), page);
-        view! {
-            <nav class="pager" aria-label="Pages">
-                <Show when=move || { current > 1 }>
-                    <a href=move || link(current - 1)>"Previous"</a>
-                </Show>
-                <span>{format!("Page {current} of {pages}")}</span>
-                <Show when=move || { u64::from(current) < pages }>
-                    <a href=move || link(current + 1)>"Next"</a>
-                </Show>
-            </nav>
-        }
-    })
 }

@@ -8,10 +8,11 @@ use axum::{
 };
 use outmail_store::{ApiTokenRow, AuditRow};
 use outmail_types::access::{
-    ApiTokenView, AuditEvent, AuditPage, CreatedApiToken, LoginRequest, NewApiToken, Role,
-    SessionView, SetupRequest, password_problem,
+    ApiTokenView, AuditEvent, CreatedApiToken, LoginRequest, NewApiToken, Role, SessionView,
+    SetupRequest, password_problem,
 };
 use outmail_types::error::{FieldError, FieldErrors};
+use outmail_types::settings::{ListQuery, Page};
 use serde::Deserialize;
 
 use super::error::{ApiFailure, ApiResult};
@@ -374,15 +375,15 @@ fn event(row: AuditRow) -> AuditEvent {
 }
 
 #[utoipa::path(get, path = "/audit", tag = "access", params(AuditParams), responses(
-    (status = 200, description = "the audit log, newest first", body = AuditPage),
+    (status = 200, description = "the audit log, newest first", body = Page<AuditEvent>),
     (status = 422, description = "bad paging", body = outmail_types::error::ApiError),
 ))]
 pub async fn audit(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<AuditParams>,
-) -> ApiResult<Json<AuditPage>> {
+) -> ApiResult<Json<Page<AuditEvent>>> {
     let page = params.page.unwrap_or(1);
-    let per_page = params.per_page.unwrap_or(50);
+    let per_page = params.per_page.unwrap_or(ListQuery::DEFAULT_PER_PAGE);
     if page == 0 {
         return Err(ApiFailure::invalid_field(
             "page",
@@ -390,17 +391,17 @@ pub async fn audit(
             "pages start at 1",
         ));
     }
-    if !(1..=200).contains(&per_page) {
+    if !(1..=ListQuery::MAX_PER_PAGE).contains(&per_page) {
         return Err(ApiFailure::invalid_field(
             "per_page",
             "out_of_range",
-            "must be 1-200",
+            format!("must be 1-{}", ListQuery::MAX_PER_PAGE),
         ));
     }
     let found = state.store.list_audit(page, per_page).await?;
-    Ok(Json(AuditPage {
+    Ok(Json(Page {
         items: found.items.into_iter().map(event).collect(),
-        total: found.total,
+        total: u64::try_from(found.total).unwrap_or(0),
         page,
         per_page,
     }))
