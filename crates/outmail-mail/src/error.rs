@@ -106,13 +106,119 @@ pub enum Reason {
     Protocol,
 }
 
+/// The number a peer answered with. An SMTP reply, an HTTP status and a program's exit status
+/// are different things even when the digits agree: 403 over HTTP is a refusal for good, while
+/// every SMTP 4yz reply is a transient one (RFC 5321 §4.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyCode {
+    Smtp(u16),
+    Http(u16),
+    /// The local sendmail program's exit status (`sysexits.h`).
+    Exit(i32),
+}
+
+impl ReplyCode {
+    /// The number as the test report shows it.
+    pub fn number(self) -> Option<u16> {
+        match self {
+            ReplyCode::Smtp(code) | ReplyCode::Http(code) => Some(code),
+            ReplyCode::Exit(status) => u16::try_from(status).ok(),
+        }
+    }
+
+    /// Whether the code by itself says "try again later": SMTP 4yz; HTTP 408 Request Timeout,
+    /// 425 Too Early, 429 Too Many Requests and every 5xx (RFC 9110, RFC 6585); `EX_TEMPFAIL`.
+    /// Every other HTTP 4xx (400, 401, 403, 404, 407, 413, …) needs a change on our side.
+    pub fn is_transient(self) -> bool {
+        match self {
+            ReplyCode::Smtp(code) => (400..500).contains(&code),
+            ReplyCode::Http(status) => matches!(status, 408 | 425 | 429 | 500..=599),
+            ReplyCode::Exit(status) => status == EX_TEMPFAIL,
+        }
+    }
+}
+
+/// `sysexits.h`: a temporary failure; the caller is invited to retry later.
+const EX_TEMPFAIL: i32 = 75;
+
+/// What waiting, or another server, can do about a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// Only a change of settings, credentials or the message helps (unless the peer's reply
+    /// code says it is temporary, see [`ReplyCode::is_transient`]).
+    Permanent,
+    /// The server answered that it cannot take the message now: try again later.
+    Transient,
+    /// The server could not be reached or kept: try again later, or at once through the
+    /// profile's alternate.
+    Outage,
+}
+
+impl Reason {
+    /// The one table of what each cause means for a retry. It has no catch-all arm on purpose:
+    /// a new reason does not compile until someone decides what it means.
+    pub fn recovery(&self) -> Recovery {
+        use Reason as R;
+        match self {
+            R::SecretMissing { .. }
+            | R::InvalidMessage
+            | R::SmtpUtf8NotSupported
+            | R::Utf8HeadersOff
+            | R::LocalMtaMissing
+            | R::EgressRefused { .. }
+            | R::ProxyAuthFailed
+            | R::WrongPortForSecurity
+            | R::CertificateUntrusted
+            | R::CertificateExpired
+            | R::CertificateWrongHost
+            | R::CertificateIsCa
+            | R::TlsFailed
+            | R::StartTlsNotOffered
+            | R::AuthNotOffered
+            | R::AuthMechanismUnavailable
+            | R::AuthFailed
+            | R::AuthRequired
+            | R::Microsoft365SmtpAuthDisabled
+            | R::Microsoft365AuthUnsuccessful
+            | R::OAuthTokenRejected
+            | R::TokenApplicationNotFound
+            | R::TokenInvalidSecret
+            | R::TokenSecretExpired
+            | R::TokenCertificateNotRegistered
+            | R::TokenTenantNotFound
+            | R::TokenRefused
+            | R::ConsentRequired
+            | R::RelayDenied
+            | R::MessageTooLarge
+            | R::SenderRejected
+            | R::RecipientRejected
+            | R::Rejected
+            | R::GraphUnauthorized
+            | R::AccessDenied
+            | R::MailboxNotFound
+            | R::Protocol => Recovery::Permanent,
+            // 454 at STARTTLS: the server cannot start TLS now (often a certificate it lacks).
+            R::StartTlsRefused | R::ServiceUnavailable | R::Throttled | R::ServerError => {
+                Recovery::Transient
+            }
+            R::DnsFailed
+            | R::ConnectionRefused
+            | R::Unreachable
+            | R::Timeout
+            | R::ProxyRefused
+            | R::ProxyFailed
+            | R::ConnectionDropped => Recovery::Outage,
+        }
+    }
+}
+
 /// A failed delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailError {
     pub reason: Reason,
     pub stage: Stage,
-    /// The reply code (SMTP or HTTP), when there was one.
-    pub code: Option<u16>,
+    /// The peer's reply code, when there was one.
+    pub code: Option<ReplyCode>,
     /// What happened, with the server's own words (never a credential).
     pub detail: String,
     /// When the server said when to try again.
@@ -140,8 +246,18 @@ impl MailError {
         self
     }
 
-    pub fn with_code(mut self, code: u16) -> Self {
-        self.code = Some(code);
+    pub fn with_smtp_reply(mut self, code: u16) -> Self {
+        self.code = Some(ReplyCode::Smtp(code));
+        self
+    }
+
+    pub fn with_http_status(mut self, status: u16) -> Self {
+        self.code = Some(ReplyCode::Http(status));
+        self
+    }
+
+    pub fn with_exit_status(mut self, status: i32) -> Self {
+        self.code = Some(ReplyCode::Exit(status));
         self
     }
 
@@ -195,42 +311,28 @@ impl MailError {
         }
     }
 
-    /// Whether trying again later may succeed (4xx, timeouts, drops, throttling) as opposed to
-    /// a fault that needs a change of settings or message.
+    /// Whether trying again later may succeed: the cause is transient or an outage, or the
+    /// peer's reply code says so (an SMTP 4yz is temporary whatever the words).
     pub fn is_transient(&self) -> bool {
-        use Reason as R;
-        match self.reason {
-            R::Timeout
-            | R::ConnectionDropped
-            | R::ServiceUnavailable
-            | R::Throttled
-            | R::ServerError
-            | R::ConnectionRefused
-            | R::Unreachable
-            | R::DnsFailed => true,
-            _ => self.code.is_some_and(|c| (400..500).contains(&c)),
-        }
+        self.reason.recovery() != Recovery::Permanent
+            || self.code.is_some_and(ReplyCode::is_transient)
     }
 
     /// Whether the server could not be reached or kept, before it took the message: what moves
     /// a profile to its alternate. Refusals, bad credentials and certificate problems are the
     /// server answering; they are not outages, and an alternate would not fix them.
     pub fn is_outage(&self) -> bool {
-        use Reason as R;
         if self.delivery_unknown {
             return false;
         }
-        match self.reason {
-            R::DnsFailed
-            | R::ConnectionRefused
-            | R::Unreachable
-            | R::Timeout
-            | R::ProxyRefused
-            | R::ProxyFailed
-            | R::ConnectionDropped => true,
+        match self.reason.recovery() {
+            Recovery::Outage => true,
             // 421 before any mail command: the service is closing or not available.
-            R::ServiceUnavailable => matches!(self.stage, Stage::Greeting | Stage::Ehlo),
-            _ => false,
+            Recovery::Transient => {
+                self.reason == Reason::ServiceUnavailable
+                    && matches!(self.stage, Stage::Greeting | Stage::Ehlo)
+            }
+            Recovery::Permanent => false,
         }
     }
 
@@ -296,7 +398,7 @@ impl MailError {
             kind: self.kind(),
             stage: self.stage,
             reason: self.reason_code().to_owned(),
-            code: self.code,
+            code: self.code.and_then(ReplyCode::number),
             field: field.map(str::to_owned),
             message: self.detail.clone(),
             remedy,
@@ -683,5 +785,83 @@ impl Blame {
             (_, "token_url") => "transport.auth.oauth.token_url",
             (_, _) => "transport.auth.oauth.flow.credential.certificate",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(reason: Reason, status: u16) -> MailError {
+        MailError::new(reason, Stage::Send, "").with_http_status(status)
+    }
+
+    #[test]
+    fn http_client_errors_are_permanent_whatever_their_number() {
+        for error in [
+            http(Reason::Rejected, 400),
+            http(Reason::RecipientRejected, 400),
+            http(Reason::GraphUnauthorized, 401),
+            http(Reason::OAuthTokenRejected, 401),
+            http(Reason::AuthFailed, 401),
+            http(Reason::AccessDenied, 403),
+            http(Reason::MailboxNotFound, 404),
+            http(Reason::MessageTooLarge, 413),
+            MailError::new(Reason::ProxyAuthFailed, Stage::Connect, "").with_http_status(401),
+            MailError::new(Reason::ProxyAuthFailed, Stage::Connect, "").with_http_status(407),
+        ] {
+            assert!(!error.is_transient(), "{error:?}");
+            assert!(!error.is_outage(), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn http_timeouts_throttling_and_server_errors_are_transient() {
+        for status in [408, 425, 429, 500, 502, 503, 504] {
+            assert!(http(Reason::Rejected, status).is_transient(), "{status}");
+        }
+        assert!(http(Reason::Throttled, 429).is_transient());
+        assert!(http(Reason::ServerError, 503).is_transient());
+    }
+
+    #[test]
+    fn every_smtp_4yz_reply_is_transient_and_5yz_is_not() {
+        let smtp = |reason, code| MailError::new(reason, Stage::Rcpt, "").with_smtp_reply(code);
+        assert!(smtp(Reason::MessageTooLarge, 452).is_transient());
+        assert!(smtp(Reason::ServiceUnavailable, 451).is_transient());
+        assert!(smtp(Reason::Rejected, 450).is_transient());
+        assert!(!smtp(Reason::RecipientRejected, 550).is_transient());
+        assert!(!smtp(Reason::AuthFailed, 535).is_transient());
+    }
+
+    #[test]
+    fn sendmail_exit_statuses_are_not_read_as_smtp_replies() {
+        let exit =
+            |status| MailError::new(Reason::Rejected, Stage::Send, "").with_exit_status(status);
+        assert!(exit(75).is_transient());
+        assert!(!exit(78).is_transient());
+        assert_eq!(exit(78).code.and_then(ReplyCode::number), Some(78));
+    }
+
+    #[test]
+    fn outages_fail_over_and_are_retried_but_not_after_the_final_dot() {
+        for reason in [
+            Reason::DnsFailed,
+            Reason::ConnectionRefused,
+            Reason::Unreachable,
+            Reason::Timeout,
+            Reason::ProxyRefused,
+            Reason::ProxyFailed,
+            Reason::ConnectionDropped,
+        ] {
+            let error = MailError::new(reason.clone(), Stage::Connect, "");
+            assert!(error.is_outage() && error.is_transient(), "{reason:?}");
+            assert!(!error.after_final_dot().is_outage(), "{reason:?}");
+        }
+        let busy =
+            |stage| MailError::new(Reason::ServiceUnavailable, stage, "").with_smtp_reply(421);
+        assert!(busy(Stage::Greeting).is_outage());
+        assert!(!busy(Stage::Rcpt).is_outage());
+        assert!(busy(Stage::Rcpt).is_transient());
     }
 }

@@ -272,7 +272,7 @@ fn ntlm_challenge(response: &::http::Response<bytes::Bytes>) -> Result<ntlm::Cha
                 format!("the server offers {}, not NTLM", schemes.join(", "))
             },
         )
-        .with_code(response.status().as_u16()));
+        .with_http_status(response.status().as_u16()));
     };
     let bytes = BASE64
         .decode(encoded.trim())
@@ -294,7 +294,7 @@ fn interpret(status: StatusCode, body: &[u8], auth: &EwsAuth) -> Result<Option<S
             Stage::Send,
             "401 Unauthorized: the server refused the credentials",
         )
-        .with_code(401));
+        .with_http_status(401));
     }
     if status.is_success() && parsed.response_class.as_deref() == Some("Success") {
         return Ok(Some("NoError: sent and saved to Sent Items".to_owned()));
@@ -325,8 +325,8 @@ fn interpret(status: StatusCode, body: &[u8], auth: &EwsAuth) -> Result<Option<S
         _ if status.is_server_error() => Reason::ServerError,
         _ => Reason::Rejected,
     };
-    let mut error =
-        MailError::new(reason, Stage::Send, format!("{code}: {words}")).with_code(status.as_u16());
+    let mut error = MailError::new(reason, Stage::Send, format!("{code}: {words}"))
+        .with_http_status(status.as_u16());
     error.retry_after = parsed.back_off_ms.map(std::time::Duration::from_millis);
     Err(error)
 }

@@ -164,7 +164,7 @@ pub async fn send(
         Stage::Send,
         format!("{} {code}: {message}", status.as_u16()),
     )
-    .with_code(status.as_u16());
+    .with_http_status(status.as_u16());
     error.retry_after = http_client::retry_after(&response);
     Err(error)
 }

@@ -119,7 +119,7 @@ pub async fn send(
     } else {
         format!("{program} exited with status {status}: {words}")
     };
-    Err(MailError::new(reason, Stage::Send, detail).with_code(u16::try_from(status).unwrap_or(0)))
+    Err(MailError::new(reason, Stage::Send, detail).with_exit_status(status))
 }
 
 fn unix_line_ends(message: &[u8]) -> Vec<u8> {

@@ -331,7 +331,7 @@ async fn http_connect(
             Stage::Connect,
             format!("the HTTP proxy refused the credentials: {status_line}"),
         )
-        .with_code(status)),
+        .with_http_status(status)),
         0 => Err(MailError::new(
             Reason::ProxyFailed,
             Stage::Connect,
@@ -342,7 +342,7 @@ async fn http_connect(
             Stage::Connect,
             format!("the HTTP proxy refused CONNECT {target}: {status_line}"),
         )
-        .with_code(status)),
+        .with_http_status(status)),
     }
 }
 

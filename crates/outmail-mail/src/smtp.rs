@@ -354,7 +354,7 @@ impl<'a> Session<'a> {
             454 => {
                 return Err(
                     MailError::new(Reason::StartTlsRefused, Stage::Tls, reply.text())
-                        .with_code(454),
+                        .with_smtp_reply(454),
                 );
             }
             _ => return Err(rejection(Stage::Tls, &reply)),
@@ -491,7 +491,7 @@ impl<'a> Session<'a> {
                     Stage::Auth,
                     format!("{}; the server said {challenge}", last.text()),
                 )
-                .with_code(last.code));
+                .with_smtp_reply(last.code));
             }
             let answer = mechanism
                 .response(&credentials, Some(&challenge))
@@ -550,7 +550,7 @@ impl<'a> Session<'a> {
         } else {
             Reason::AuthFailed
         };
-        Err(MailError::new(reason, Stage::Auth, text).with_code(reply.code))
+        Err(MailError::new(reason, Stage::Auth, text).with_smtp_reply(reply.code))
     }
 
     /// `AUTH NTLM` as MS-SMTPNTLM describes it: `334` invites the NEGOTIATE message, the next
@@ -563,7 +563,7 @@ impl<'a> Session<'a> {
                 Stage::Auth,
                 format!("the server answered AUTH NTLM with {}", reply.text()),
             )
-            .with_code(reply.code)
+            .with_smtp_reply(reply.code)
         };
         let reply = self.command(Stage::Auth, "AUTH NTLM\r\n", None).await?;
         if reply.code != 334 {
@@ -877,7 +877,7 @@ fn rejection(stage: Stage, reply: &Reply) -> MailError {
         (Stage::Greeting | Stage::Ehlo, _) => Reason::ServiceUnavailable,
         _ => Reason::Rejected,
     };
-    MailError::new(reason, stage, text).with_code(reply.code)
+    MailError::new(reason, stage, text).with_smtp_reply(reply.code)
 }
 
 /// Whether MAIL or RCPT carries a non-ASCII address (which needs SMTPUTF8).

@@ -39,6 +39,11 @@ impl Secrets {
         self.0.insert(slot, value);
     }
 
+    /// Every opened secret with its slot.
+    pub fn iter(&self) -> impl Iterator<Item = (SecretSlot, &SecretString)> {
+        self.0.iter().map(|(slot, value)| (*slot, value))
+    }
+
     fn get(&self, slot: SecretSlot) -> Option<SecretString> {
         self.0.get(&slot).cloned()
     }

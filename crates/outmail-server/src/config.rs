@@ -21,6 +21,8 @@ pub const DEFAULT_LOG: &str = "info";
 /// A claimed message's lease: longer than the slowest attempt (the default timeouts allow
 /// about three minutes for a large message).
 pub const DEFAULT_DELIVERY_LEASE_SECONDS: u64 = 600;
+/// How long a stopping server lets the sends in flight finish.
+pub const DEFAULT_DRAIN_TIMEOUT_SECONDS: u64 = 30;
 /// A session ends after this long without a request.
 pub const DEFAULT_SESSION_IDLE_MINUTES: u64 = 30;
 /// A session ends this long after sign-in, active or not.
@@ -59,6 +61,12 @@ pub struct SettingsArgs {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub delivery_lease: Option<u64>,
 
+    /// Seconds a stopping server (SIGTERM, Ctrl-C) waits for the sends in flight to finish
+    /// before it exits; a send still running then is left to its lease [default: 30]
+    #[arg(long, env = "OUTMAIL_DRAIN_TIMEOUT", value_name = "SECONDS", global = true,
+          value_parser = clap::value_parser!(u64).range(0..=3_600))]
+    pub drain_timeout: Option<u64>,
+
     /// Minutes without a request after which a signed-in session ends [default: 30]
     #[arg(long, env = "OUTMAIL_SESSION_IDLE_MINUTES", value_name = "MINUTES", global = true,
           value_parser = clap::value_parser!(u64).range(1..=1_440))]
@@ -90,8 +98,8 @@ pub struct SettingsArgs {
     pub egress_deny_loopback: bool,
 
     /// A TOML file with any of the settings above (bind, data_dir, database_url, log, site_root,
-    /// delivery_lease, session_idle_minutes, session_hours, test_sends_per_minute,
-    /// egress_allow, egress_deny_loopback)
+    /// delivery_lease, drain_timeout, session_idle_minutes, session_hours,
+    /// test_sends_per_minute, egress_allow, egress_deny_loopback)
     #[arg(long, env = "OUTMAIL_CONFIG", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 }
@@ -106,6 +114,7 @@ struct FileSettings {
     log: Option<LogFilter>,
     site_root: Option<PathBuf>,
     delivery_lease: Option<u64>,
+    drain_timeout: Option<u64>,
     session_idle_minutes: Option<u64>,
     session_hours: Option<u64>,
     test_sends_per_minute: Option<u32>,
@@ -123,6 +132,8 @@ pub struct Config {
     pub site_root: PathBuf,
     /// How long a delivery worker holds a claimed message.
     pub delivery_lease: std::time::Duration,
+    /// How long a stopping server waits for the sends in flight.
+    pub drain_timeout: std::time::Duration,
     pub access: AccessConfig,
 }
 
@@ -196,6 +207,11 @@ impl Config {
                 args.delivery_lease
                     .or(file.delivery_lease)
                     .unwrap_or(DEFAULT_DELIVERY_LEASE_SECONDS),
+            ),
+            drain_timeout: std::time::Duration::from_secs(
+                args.drain_timeout
+                    .or(file.drain_timeout)
+                    .unwrap_or(DEFAULT_DRAIN_TIMEOUT_SECONDS),
             ),
             access: AccessConfig {
                 session_idle: std::time::Duration::from_secs(

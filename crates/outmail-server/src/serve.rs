@@ -64,6 +64,7 @@ pub struct Server {
     router: Router,
     state: AppState,
     setup_token: Option<String>,
+    drain_timeout: std::time::Duration,
 }
 
 impl Server {
@@ -90,17 +91,18 @@ impl Server {
         } else {
             None
         };
-        let state = AppState {
-            leptos_options: site::leptos_options(&config.site_root, local_addr),
+        let state = AppState::new(
+            site::leptos_options(&config.site_root, local_addr),
             store,
-            mail: std::sync::Arc::new(crate::mail::MailRuntime::new(config.delivery_lease)),
-            access: std::sync::Arc::new(access),
-        };
+            std::sync::Arc::new(crate::mail::MailRuntime::new(config.delivery_lease)),
+            std::sync::Arc::new(access),
+        );
         Ok(Self {
             listener,
             router: router(state.clone()),
             state,
             setup_token,
+            drain_timeout: config.drain_timeout,
         })
     }
 
@@ -119,18 +121,32 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then finishes the requests in flight and drains the
+    /// delivery worker: it claims nothing more, gives back what it claimed but did not start,
+    /// and records the sends in flight (up to the drain timeout).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // The delivery worker stops with the process; a message it was sending keeps its lease
-        // until the lease runs out, then the next start (or another replica) sends it.
-        let worker = crate::worker::spawn(self.state);
+        let worker = std::sync::Arc::new(crate::worker::spawn(self.state));
+        let stopping = worker.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // The worker stops claiming at once, while the HTTP requests in flight finish.
+            stopping.stop();
+        };
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
-        worker.abort();
+        match std::sync::Arc::try_unwrap(worker) {
+            Ok(worker) => {
+                if worker.drain(self.drain_timeout).await {
+                    tracing::info!("the delivery worker has drained");
+                }
+            }
+            // The shutdown future still holds it: serving ended on an error, not a signal.
+            Err(worker) => worker.stop(),
+        }
         served
     }
 }

@@ -8,6 +8,7 @@ use outmail_store::Store;
 
 use crate::auth::AccessState;
 use crate::mail::MailRuntime;
+use crate::sending::{Sending, TransportSender};
 
 /// Shared, cheaply cloned state of a running server.
 #[derive(Clone)]
@@ -16,6 +17,41 @@ pub struct AppState {
     pub store: Store,
     pub mail: Arc<MailRuntime>,
     pub access: Arc<AccessState>,
+    /// Everything about a message going out; handlers and the worker call it.
+    pub sending: Sending,
+}
+
+impl AppState {
+    /// A server's state, sending through the real transports.
+    pub fn new(
+        leptos_options: LeptosOptions,
+        store: Store,
+        mail: Arc<MailRuntime>,
+        access: Arc<AccessState>,
+    ) -> Self {
+        let sender = Arc::new(TransportSender {
+            mail: mail.clone(),
+            store: store.clone(),
+            egress: access.config.egress.clone(),
+        });
+        let sending = Sending {
+            store: store.clone(),
+            sender,
+            mail: mail.clone(),
+        };
+        Self {
+            leptos_options,
+            store,
+            mail,
+            access,
+            sending,
+        }
+    }
+
+    /// Now, in unix milliseconds, by the one clock the store writes with.
+    pub fn now_ms(&self) -> i64 {
+        self.store.clock().now_ms()
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

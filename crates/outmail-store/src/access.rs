@@ -5,7 +5,7 @@
 
 use crate::error::constraint;
 use crate::records::Page;
-use crate::{Store, StoreError, in_write_tx, new_id, now_ms, with_pool};
+use crate::{Store, StoreError, in_write_tx, new_id, with_pool};
 
 /// An account that may sign in.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -71,7 +71,7 @@ pub struct AuditWrite {
 /// statement is compiled once per backend, as `in_write_tx!` binds a different transaction type
 /// for each).
 macro_rules! insert_admin {
-    ($tx:ident, $email:expr, $role:expr, $hash:expr) => {
+    ($tx:ident, $email:expr, $role:expr, $hash:expr, $now:expr) => {
         sqlx::query_as::<_, AdminRow>(
             "INSERT INTO admins (id, email, role, password_hash, created_at) \
                  VALUES ($1, $2, $3, $4, $5) \
@@ -81,7 +81,7 @@ macro_rules! insert_admin {
         .bind($email)
         .bind($role)
         .bind($hash)
-        .bind(now_ms())
+        .bind($now)
         .fetch_one(&mut *$tx)
         .await
         .map_err(constraint("email", "admin"))?
@@ -97,7 +97,7 @@ impl Store {
         password_hash: &str,
     ) -> Result<AdminRow, StoreError> {
         let row = in_write_tx!(self, tx => {
-            insert_admin!(tx, email, role, password_hash)
+            insert_admin!(tx, email, role, password_hash, self.now_ms())
         });
         Ok(row)
     }
@@ -117,7 +117,7 @@ impl Store {
             if existing > 0 {
                 return Err(StoreError::Conflict { field: "admins" });
             }
-            insert_admin!(tx, email, role, password_hash)
+            insert_admin!(tx, email, role, password_hash, self.now_ms())
         });
         Ok(row)
     }
@@ -197,7 +197,7 @@ impl Store {
         admin_id: &str,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         in_write_tx!(self, tx => {
             sqlx::query(
                 "INSERT INTO sessions (token_hash, admin_id, created_at, last_seen_at, expires_at) \
@@ -347,7 +347,7 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(new_id())
-            .bind(now_ms())
+            .bind(self.now_ms())
             .bind(&event.actor)
             .bind(&event.action)
             .bind(&event.target)

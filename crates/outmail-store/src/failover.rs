@@ -1,7 +1,7 @@
 //! Sticky failover state, shared by every replica: which profiles send through their
 //! alternate, since when and why, and the history of failovers and resets.
 
-use crate::{Store, StoreError, in_write_tx, new_id, now_ms, with_pool};
+use crate::{Store, StoreError, in_write_tx, new_id, with_pool};
 
 /// Adds a history entry inside the transaction `$tx` (a macro: the statement is compiled once
 /// per backend, as `in_write_tx!` binds a different transaction type for each).
@@ -76,7 +76,7 @@ impl Store {
         alternate_id: &str,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let moved = in_write_tx!(self, tx => {
             let inserted = sqlx::query(
                 "INSERT INTO failovers (profile_id, alternate_id, since, reason) \
@@ -99,7 +99,7 @@ impl Store {
 
     /// Sends `profile_id` through itself again; returns whether it was failed over.
     pub async fn reset_failover(&self, profile_id: &str, reason: &str) -> Result<bool, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let reset = in_write_tx!(self, tx => {
             let deleted = sqlx::query("DELETE FROM failovers WHERE profile_id = $1")
                 .bind(profile_id)

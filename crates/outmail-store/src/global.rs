@@ -1,7 +1,7 @@
 //! The global settings: one optional versioned document.
 
 use crate::records::GlobalRow;
-use crate::{Store, StoreError, in_write_tx, now_ms, with_pool};
+use crate::{Store, StoreError, in_write_tx, with_pool};
 
 impl Store {
     /// The global settings; `document: None, version: 0` until they are first saved.
@@ -31,7 +31,7 @@ impl Store {
         expected_version: i64,
         document: &str,
     ) -> Result<GlobalRow, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let written: Option<(String, i64, i64)> = in_write_tx!(self, tx => {
             if expected_version == 0 {
                 // DO NOTHING rather than a unique violation: on PostgreSQL a failed statement

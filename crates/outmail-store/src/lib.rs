@@ -10,7 +10,7 @@
 //! `with_pool!`/`in_write_tx!` macros compile one body per backend.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -18,6 +18,7 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::RwLock;
 
 mod access;
+pub mod clock;
 mod error;
 mod failover;
 mod global;
@@ -29,6 +30,7 @@ pub mod seal;
 mod tenants;
 
 pub use access::{AdminRow, ApiTokenRow, AuditRow, AuditWrite, SessionRow};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::StoreError;
 pub use failover::{FailoverEvent, FailoverRow};
 pub use outbox::{
@@ -51,6 +53,7 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/p
 #[derive(Debug)]
 pub struct StoreOptions {
     keyring: Keyring,
+    clock: SharedClock,
     max_connections: u32,
     busy_timeout: Duration,
     acquire_timeout: Duration,
@@ -60,10 +63,17 @@ impl StoreOptions {
     pub fn new(keyring: Keyring) -> Self {
         Self {
             keyring,
+            clock: Arc::new(SystemClock),
             max_connections: 8,
             busy_timeout: Duration::from_secs(10),
             acquire_timeout: Duration::from_secs(30),
         }
+    }
+
+    /// Where every timestamp the store writes comes from (the system clock by default).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn max_connections(mut self, max: u32) -> Self {
@@ -94,6 +104,7 @@ pub(crate) struct Inner {
     /// Writers that seal hold a read guard for their whole transaction and `rotate_key` holds
     /// the write guard, so no secret is sealed with the outgoing key while a rotation re-seals.
     pub(crate) keys: RwLock<Keyring>,
+    pub(crate) clock: SharedClock,
 }
 
 /// The settings store; cheap to clone (one shared pool).
@@ -190,6 +201,7 @@ impl Store {
             inner: Arc::new(Inner {
                 backend,
                 keys: RwLock::new(options.keyring),
+                clock: options.clock,
             }),
         })
     }
@@ -215,6 +227,16 @@ impl Store {
         self.inner.keys.read().await.active_version()
     }
 
+    /// The clock the store writes its timestamps with.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// Now by the store's clock, in unix milliseconds.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
     /// Closes the pool, waiting for connections in use to come back.
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await)
@@ -224,15 +246,6 @@ impl Store {
 /// A fresh random record id.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-/// Now, in unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
-        // A clock before 1970 is a broken clock; 0 keeps ordering sane rather than failing a save.
-        .unwrap_or(0)
 }
 
 /// The error for a versioned write that matched no row: the row is gone, or has moved on.

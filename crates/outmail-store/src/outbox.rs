@@ -3,7 +3,7 @@
 //! failed. The store keeps the message as an opaque document; the server decides what it means.
 
 use crate::error::constraint;
-use crate::{Backend, Store, StoreError, in_write_tx, new_id, now_ms, with_pool};
+use crate::{Backend, Store, StoreError, in_write_tx, new_id, with_pool};
 
 /// Waiting for (another) attempt.
 pub const QUEUED: &str = "queued";
@@ -102,7 +102,7 @@ impl Store {
     /// whose claim for this profile and alert is still live is left out; with an idempotency key
     /// seen before, the earlier message comes back instead.
     pub async fn enqueue_message(&self, message: &NewMessage) -> Result<Enqueued, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let id = new_id();
         let outcome = in_write_tx!(self, tx => {
             let earlier = match &message.idempotency_key {
@@ -192,7 +192,7 @@ impl Store {
         lease_ms: i64,
         limit: i64,
     ) -> Result<Vec<MessageRow>, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let rows = match &self.inner.backend {
             Backend::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -239,7 +239,7 @@ impl Store {
         owner: &str,
         outcome: &AttemptOutcome,
     ) -> Result<bool, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let (status, next, server, error) = match outcome {
             AttemptOutcome::Sent { server } => (SENT, now, server, None),
             AttemptOutcome::Retry { at, server, error } => (QUEUED, *at, server, Some(error)),
@@ -263,6 +263,28 @@ impl Store {
             .rows_affected()
         });
         Ok(updated == 1)
+    }
+
+    /// Gives back the leases `owner` holds on messages `ids` without counting an attempt: a
+    /// draining worker returns what it claimed but did not start, so another worker (or the
+    /// next start) takes them at once instead of when the lease runs out. Returns how many were
+    /// given back.
+    pub async fn release_leases(&self, owner: &str, ids: &[String]) -> Result<u64, StoreError> {
+        let mut released = 0;
+        for id in ids {
+            released += with_pool!(self, pool => {
+                sqlx::query(
+                    "UPDATE messages SET lease_owner = NULL, lease_until = NULL \
+                     WHERE id = $1 AND lease_owner = $2 AND status = 'queued'",
+                )
+                .bind(id)
+                .bind(owner)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            });
+        }
+        Ok(released)
     }
 
     pub async fn get_message(&self, id: &str) -> Result<MessageRow, StoreError> {

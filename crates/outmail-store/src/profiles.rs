@@ -8,7 +8,7 @@ use crate::records::{
     Page, ProfileQuery, ProfileRow, ProfileWrite, Rotation, SecretChange, SecretStatus, SecretWrite,
 };
 use crate::seal::{SealError, SecretContext, sealed_key_version};
-use crate::{Store, StoreError, in_write_tx, missing_or_stale, new_id, now_ms, with_pool};
+use crate::{Store, StoreError, in_write_tx, missing_or_stale, new_id, with_pool};
 
 /// The profile columns in `ProfileRow` order, as a literal so `concat!` can build whole queries.
 macro_rules! profile_columns {
@@ -123,7 +123,7 @@ impl Store {
         secrets: Vec<SecretWrite>,
     ) -> Result<ProfileRow, StoreError> {
         let id = new_id();
-        let now = now_ms();
+        let now = self.now_ms();
         let keys = self.inner.keys.read().await;
         let sealed = secrets
             .into_iter()
@@ -182,7 +182,7 @@ impl Store {
         profile: &ProfileWrite,
         secret_changes: Vec<SecretChange>,
     ) -> Result<ProfileRow, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let keys = self.inner.keys.read().await;
         let changes = secret_changes
             .into_iter()

@@ -1,7 +1,7 @@
 //! Routing rules: CRUD with optimistic versions, listed by priority.
 
 use crate::records::{RoutingRuleRow, RoutingRuleWrite};
-use crate::{Store, StoreError, in_write_tx, missing_or_stale, new_id, now_ms, with_pool};
+use crate::{Store, StoreError, in_write_tx, missing_or_stale, new_id, with_pool};
 
 macro_rules! rule_columns {
     () => {
@@ -43,7 +43,7 @@ impl Store {
         rule: &RoutingRuleWrite,
     ) -> Result<RoutingRuleRow, StoreError> {
         let id = new_id();
-        let now = now_ms();
+        let now = self.now_ms();
         let row = in_write_tx!(self, tx => {
             sqlx::query_as::<_, RoutingRuleRow>(concat!(
                 "INSERT INTO routing_rules (id, priority, document, version, created_at, \
@@ -66,7 +66,7 @@ impl Store {
         expected_version: i64,
         rule: &RoutingRuleWrite,
     ) -> Result<RoutingRuleRow, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let row = in_write_tx!(self, tx => {
             let updated = sqlx::query_as::<_, RoutingRuleRow>(concat!(
                 "UPDATE routing_rules SET priority = $3, document = $4, version = version + 1, \

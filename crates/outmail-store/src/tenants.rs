@@ -2,7 +2,7 @@
 
 use crate::error::constraint;
 use crate::records::{TenantRow, TenantWrite};
-use crate::{Store, StoreError, in_write_tx, missing_or_stale, now_ms, with_pool};
+use crate::{Store, StoreError, in_write_tx, missing_or_stale, with_pool};
 
 macro_rules! tenant_columns {
     () => {
@@ -45,7 +45,7 @@ impl Store {
         id: &str,
         tenant: &TenantWrite,
     ) -> Result<TenantRow, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let row = in_write_tx!(self, tx => {
             sqlx::query_as::<_, TenantRow>(concat!(
                 "INSERT INTO tenants (id, name, document, version, created_at, updated_at) \
@@ -69,7 +69,7 @@ impl Store {
         expected_version: i64,
         tenant: &TenantWrite,
     ) -> Result<TenantRow, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let row = in_write_tx!(self, tx => {
             let updated = sqlx::query_as::<_, TenantRow>(concat!(
                 "UPDATE tenants SET name = $3, document = $4, version = version + 1, \

@@ -109,7 +109,7 @@ async fn start_session(
 ) -> ApiResult<Response> {
     let token = auth::random_token();
     let lifetime = state.access.config.session_lifetime;
-    let now = auth::now_ms();
+    let now = state.now_ms();
     let expires_at = now + i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX / 2);
     // Sessions that ended without being presented again (a closed browser) are removed here,
     // so the table holds only live ones and the ones of the last idle period.
@@ -313,7 +313,7 @@ pub async fn create_token(
         .map_err(ApiFailure::internal)?,
         prefix: token[..auth::TOKEN_PREFIX.len() + TOKEN_PREFIX_CHARS].to_owned(),
         token_hash: auth::digest(&token),
-        created_at: auth::now_ms(),
+        created_at: state.now_ms(),
         created_by: principal.actor(),
         last_used_at: None,
     };

@@ -246,10 +246,11 @@ fn flow_field(spec: &ProfileSpec) -> &'static str {
     }
 }
 
+/// A stored secret for the consent's token call; one that cannot be opened is logged and left
+/// out (the token endpoint then says what is missing).
 async fn open(state: &AppState, id: &str, slot: SecretSlot) -> Option<outmail_types::SecretString> {
-    use outmail_store::ExposeSecret as _;
-    match state.store.open_secret(id, slot.path()).await {
-        Ok(value) => value.map(|v| outmail_types::SecretString::new(v.expose_secret())),
+    match crate::sending::secrets::open_one(&state.store, id, slot).await {
+        Ok(value) => value,
         Err(error) => {
             tracing::warn!(%error, profile = %id, %slot, "a stored secret could not be opened");
             None

@@ -174,3 +174,30 @@ pub fn not_found_as(what: &str, error: outmail_store::StoreError) -> ApiFailure 
         other => other.into(),
     }
 }
+
+/// The sending service's refusals, in the API's words.
+impl From<crate::sending::Refusal> for ApiFailure {
+    fn from(refusal: crate::sending::Refusal) -> Self {
+        use crate::sending::Refusal;
+        match refusal {
+            Refusal::SendingDisabled => Self::conflict(
+                "sending_enabled",
+                "sending_disabled",
+                "sending is switched off in the global settings; nothing was stored",
+            ),
+            Refusal::NoProfile => Self::conflict(
+                "tenant",
+                "no_profile",
+                "no profile applies: set the global default profile or the tenant's own",
+            ),
+            Refusal::NotFound(what) => Self::not_found(what),
+            Refusal::NoSupportAddress => Self::conflict(
+                "support_address",
+                "no_support_address",
+                "no support address is set in the global settings",
+            ),
+            Refusal::Invalid(fields) => Self::invalid(fields),
+            Refusal::Fault(error) => Self::internal(error),
+        }
+    }
+}

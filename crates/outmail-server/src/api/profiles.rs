@@ -107,12 +107,9 @@ pub(super) fn seal_input(spec: &ProfileSpec, slot: SecretSlot, value: &str) -> S
 
 /// The draft's own rules, then what needs the clock: a certificate that has expired or is not
 /// valid yet cannot authenticate, so it is refused now rather than at the first send.
-pub(super) fn validate(draft: &ProfileDraft) -> ApiResult<ProfileSpec> {
+pub(super) fn validate(draft: &ProfileDraft, now_ms: i64) -> ApiResult<ProfileSpec> {
     let spec = draft.validate().map_err(ApiFailure::invalid)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or_default();
+    let now = now_ms / 1000;
     // No warning window here: certificates expiring soon are warned about by the test send.
     let problems = spec.certificate_problems(now, 0);
     if problems.is_empty() {
@@ -186,7 +183,7 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(draft): ApiJson<ProfileDraft>,
 ) -> ApiResult<Response> {
-    let spec = validate(&draft)?;
+    let spec = validate(&draft, state.now_ms())?;
     references::check_alternate(&state, None, &spec).await?;
     let plan = plan_secrets(None, &spec, &draft.secret_inputs()).map_err(ApiFailure::invalid)?;
     let secrets = plan
@@ -239,7 +236,7 @@ pub async fn update(
     IfMatch(expected): IfMatch,
     ApiJson(draft): ApiJson<ProfileDraft>,
 ) -> ApiResult<Response> {
-    let spec = validate(&draft)?;
+    let spec = validate(&draft, state.now_ms())?;
     let current = load(&state, &id).await?;
     if current.row.version != expected {
         return Err(ApiFailure::Stale {
@@ -347,13 +344,13 @@ pub async fn duplicate(
         None => free_copy_name(&state, &source.spec.name).await?,
     };
     // Secrets are copied as they are: the copy's destinations are the source's.
-    let mut secrets = Vec::new();
-    for slot in &source.stored_secrets {
-        if let Some(value) = state.store.open_secret(&id, slot.path()).await? {
-            use outmail_store::ExposeSecret;
-            secrets.push(seal_input(&spec, *slot, value.expose_secret()));
-        }
-    }
+    let opened =
+        crate::sending::secrets::open(&state.store, &id, source.stored_secrets.iter().copied())
+            .await?;
+    let secrets = opened
+        .iter()
+        .map(|(slot, value)| seal_input(&spec, slot, value.expose()))
+        .collect();
     insert(&state, &spec, secrets).await
 }
 

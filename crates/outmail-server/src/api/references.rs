@@ -74,12 +74,7 @@ pub async fn check_alternate(
 
 /// The global settings as stored, or the defaults of a fresh installation, with their version.
 pub async fn global_settings(state: &AppState) -> ApiResult<(GlobalSettings, i64)> {
-    let row = state.store.get_global().await?;
-    let settings = match &row.document {
-        Some(document) => decode("global settings", "", document)?,
-        None => GlobalSettings::default(),
-    };
-    Ok((settings, row.version))
+    Ok(state.sending.global_settings().await?)
 }
 
 /// 409 listing what still refers to the profile, so the admin knows what to change first.

@@ -12,14 +12,14 @@ use axum::{Extension, Json, extract::State};
 use outmail_mail::OAuthRuntime;
 use outmail_mail::doctor::{TEST_DEADLINE, TestSend, test_send, test_timeouts};
 use outmail_mail::transport::Secrets;
+use outmail_types::Mailbox;
 use outmail_types::diagnosis::{TestReport, TestSendRequest};
 use outmail_types::email::Charset;
 use outmail_types::error::ApiError;
 use outmail_types::profile::{
     ProfileDraft, ProfileSpec, SecretAction, StoredProfile, plan_secrets,
 };
-use outmail_types::secret::{SecretInput, SecretSlot};
-use outmail_types::{Mailbox, SecretString};
+use outmail_types::secret::SecretInput;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
@@ -28,6 +28,7 @@ use super::extract::ApiPath;
 use super::json::ApiJson;
 use super::profiles::{self, LoadedProfile};
 use crate::auth::{AuditNote, Principal};
+use crate::sending::secrets;
 use crate::state::AppState;
 
 /// `POST /profiles/test`: test settings before (or instead of) saving them.
@@ -57,12 +58,12 @@ pub async fn saved(
     take_test_send(&state, &principal)?;
     let profile = profiles::load(&state, &id).await?;
     let to = recipient(&request.to, &profile.spec)?;
-    let mut secrets = Secrets::new();
-    for slot in &profile.stored_secrets {
-        if let Some(value) = open(&state, &profile.row.id, *slot).await? {
-            secrets.insert(*slot, value);
-        }
-    }
+    let secrets = secrets::open(
+        &state.store,
+        &profile.row.id,
+        profile.stored_secrets.iter().copied(),
+    )
+    .await?;
     let oauth = state
         .mail
         .oauth_for(&state.store, Some(&profile.row.id), &profile.spec);
@@ -93,8 +94,8 @@ pub async fn draft(
     ApiJson(request): ApiJson<DraftTestRequest>,
 ) -> ApiResult<Response> {
     take_test_send(&state, &principal)?;
-    let spec =
-        profiles::validate(&request.profile).map_err(|failure| prefixed(failure, "profile"))?;
+    let spec = profiles::validate(&request.profile, state.now_ms())
+        .map_err(|failure| prefixed(failure, "profile"))?;
     let to = recipient(&request.to, &spec)?;
     let stored: Option<LoadedProfile> = match &request.profile_id {
         Some(id) => Some(profiles::load(&state, id).await?),
@@ -120,7 +121,8 @@ pub async fn draft(
             SecretAction::Seal(value) => secrets.insert(*slot, value.clone()),
             SecretAction::Keep => {
                 if let Some(stored) = &stored
-                    && let Some(value) = open(&state, &stored.row.id, *slot).await?
+                    && let Some(value) =
+                        secrets::open_one(&state.store, &stored.row.id, *slot).await?
                 {
                     secrets.insert(*slot, value);
                 }
@@ -200,13 +202,6 @@ impl TestAudit {
     }
 }
 
-/// One stored secret of profile `id`, opened for sending to the destination it was sealed for.
-async fn open(state: &AppState, id: &str, slot: SecretSlot) -> ApiResult<Option<SecretString>> {
-    use outmail_store::ExposeSecret as _;
-    let opened = state.store.open_secret(id, slot.path()).await?;
-    Ok(opened.map(|value| SecretString::new(value.expose_secret())))
-}
-
 /// Field errors of the draft, under `profile.`.
 fn prefixed(failure: ApiFailure, prefix: &str) -> ApiFailure {
     match failure {
@@ -253,7 +248,7 @@ async fn respond(
         secrets,
         to,
         dry_run,
-        now: unix_now(),
+        now: state.now_ms() / 1000,
         timeouts: test_timeouts(),
         deadline: TEST_DEADLINE,
         oauth,
@@ -307,11 +302,4 @@ fn log_report(report: &TestReport) {
             "test send failed"
         ),
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
 }

@@ -178,15 +178,6 @@ pub fn digest(secret: &str) -> String {
     format!("{:x}", sha2::Sha256::digest(secret.as_bytes()))
 }
 
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
-}
-
 /// Emails are compared as typed but without surrounding spaces and case.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
@@ -266,7 +257,7 @@ fn cross_site(headers: &HeaderMap, has_cookie: bool) -> Option<&'static str> {
 /// Resolves the principal of a request: its session cookie, else its bearer token. An expired
 /// or unknown credential is no principal.
 async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, ApiFailure> {
-    let now = now_ms();
+    let now = state.now_ms();
     if let Some(token) = session_token(headers) {
         let hash = digest(&token);
         let Some(session) = state.store.session(&hash).await? else {

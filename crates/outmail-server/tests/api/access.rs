@@ -210,7 +210,7 @@ async fn signing_out_and_the_idle_and_absolute_timeouts_end_a_session() {
     // Idle: the last request was longer ago than the idle timeout (30 minutes).
     let idle = session_cookie(&login(&app, "ops@example.com", PASSWORD, &[]).await);
     let hash = auth::digest(idle.trim_start_matches("outmail_session="));
-    let long_ago = auth::now_ms() - 31 * 60 * 1000;
+    let long_ago = app.state.now_ms() - 31 * 60 * 1000;
     app.store.touch_session(&hash, long_ago).await.unwrap();
     assert_eq!(whoami(&app, idle).await, StatusCode::UNAUTHORIZED);
     assert!(
@@ -227,7 +227,7 @@ async fn signing_out_and_the_idle_and_absolute_timeouts_end_a_session() {
         .unwrap();
     let token = auth::random_token();
     app.store
-        .create_session(&auth::digest(&token), &admin.id, auth::now_ms() - 1)
+        .create_session(&auth::digest(&token), &admin.id, app.state.now_ms() - 1)
         .await
         .unwrap();
     assert_eq!(
@@ -238,7 +238,7 @@ async fn signing_out_and_the_idle_and_absolute_timeouts_end_a_session() {
     // A session that ended and is never presented again is removed at the next sign-in.
     let forgotten = auth::random_token();
     app.store
-        .create_session(&auth::digest(&forgotten), &admin.id, auth::now_ms() - 1)
+        .create_session(&auth::digest(&forgotten), &admin.id, app.state.now_ms() - 1)
         .await
         .unwrap();
     assert!(

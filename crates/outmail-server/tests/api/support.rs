@@ -199,15 +199,15 @@ impl TestApp {
         // tested on its own, and hashing one per test would only slow the suite down.
         let admin_cookie = signed_in(&store, ADMIN_EMAIL, Role::Admin).await;
         let viewer_cookie = signed_in(&store, VIEWER_EMAIL, Role::Viewer).await;
-        let state = AppState {
-            leptos_options: site::leptos_options(
+        let state = AppState::new(
+            site::leptos_options(
                 std::path::Path::new("/nonexistent-site"),
                 "127.0.0.1:0".parse().unwrap(),
             ),
-            store: store.clone(),
-            mail: Default::default(),
-            access: std::sync::Arc::new(AccessState::new(access)),
-        };
+            store.clone(),
+            Default::default(),
+            std::sync::Arc::new(AccessState::new(access)),
+        );
         Self {
             router: router(state.clone()),
             state,
@@ -425,11 +425,5 @@ pub fn graph_draft(name: &str) -> Value {
     })
 }
 
-/// Stops a test's delivery worker when dropped.
-pub struct WorkerGuard(tokio::task::JoinHandle<()>);
-
-impl Drop for WorkerGuard {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
+/// Stops a test's delivery worker when dropped (a dropped `Worker` stops at once).
+pub struct WorkerGuard(#[allow(dead_code)] outmail_server::worker::Worker);
