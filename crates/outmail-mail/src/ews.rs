@@ -227,7 +227,7 @@ pub async fn send(
             let answer = ntlm::authenticate(
                 &challenge,
                 credentials,
-                ntlm::random_client_challenge(),
+                ntlm::random_client_challenge()?,
                 ntlm::filetime_now(),
             );
             connection

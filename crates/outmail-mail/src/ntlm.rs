@@ -165,13 +165,26 @@ pub fn authenticate(
     header
 }
 
-/// 8 random bytes for the client challenge.
-pub fn random_client_challenge() -> [u8; 8] {
+/// 8 random bytes for the client challenge, from the operating system.
+pub fn random_client_challenge() -> Result<[u8; 8], crate::MailError> {
+    client_challenge_from(getrandom::fill)
+}
+
+/// A client challenge filled by `fill`. Without randomness there is no challenge: a fixed one
+/// (all zeros) would let a recorded NTLMv2 response be replayed against the same server
+/// challenge, so a failing source is an error, never a silent fallback.
+fn client_challenge_from(
+    fill: impl FnOnce(&mut [u8]) -> Result<(), getrandom::Error>,
+) -> Result<[u8; 8], crate::MailError> {
     let mut bytes = [0; 8];
-    // getrandom fails only without an OS random source; zeros then still authenticate, the
-    // server's own challenge keeps the response fresh.
-    let _ = getrandom::fill(&mut bytes);
-    bytes
+    fill(&mut bytes).map_err(|error| {
+        crate::MailError::new(
+            crate::Reason::Protocol,
+            outmail_types::diagnosis::Stage::Auth,
+            format!("this machine gave no randomness for the NTLM client challenge: {error}"),
+        )
+    })?;
+    Ok(bytes)
 }
 
 /// The time now as a Windows FILETIME (100 ns ticks since 1601).
@@ -253,6 +266,17 @@ fn buffer(message: &[u8], at: usize) -> Option<&[u8]> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_failing_random_source_is_an_error_not_a_zero_challenge() {
+        let failed = super::client_challenge_from(|_| Err(getrandom::Error::UNSUPPORTED));
+        assert!(failed.unwrap_err().detail.contains("no randomness"));
+        let filled = super::client_challenge_from(|bytes| {
+            bytes.fill(7);
+            Ok(())
+        });
+        assert_eq!(filled.unwrap(), [7; 8]);
+    }
+
     use super::*;
 
     fn unhex(text: &str) -> Vec<u8> {

@@ -592,7 +592,7 @@ impl<'a> Session<'a> {
         let answer = ntlm::authenticate(
             &challenge,
             credentials,
-            ntlm::random_client_challenge(),
+            ntlm::random_client_challenge()?,
             ntlm::filetime_now(),
         );
         let line = format!("{}\r\n", BASE64.encode(answer));

@@ -57,11 +57,6 @@ impl TlsSettings {
         })
     }
 
-    /// The rustls configuration, for HTTP clients.
-    pub fn client_config(&self) -> ClientConfig {
-        (*self.config).clone()
-    }
-
     /// Runs the handshake for `host` over `stream`. On success returns the encrypted stream
     /// and a short description (`TLS 1.3, TLS13_AES_256_GCM_SHA384`).
     pub async fn handshake(

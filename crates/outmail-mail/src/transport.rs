@@ -131,11 +131,6 @@ impl Transport {
         &self.spec
     }
 
-    /// Runs every stage up to delivery and delivers nothing.
-    pub async fn probe(&self, trace: &mut Trace, letter: &Letter) -> Result<(), MailError> {
-        self.send(trace, letter, true).await.map(|_| ())
-    }
-
     /// Sends `letter`, recording each stage. With `dry_run` every stage up to delivery runs
     /// and nothing is delivered (`Ok(None)`).
     pub async fn send(

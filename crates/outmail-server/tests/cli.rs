@@ -20,6 +20,7 @@ fn outmail() -> Command {
         "OUTMAIL_SITE_ROOT",
         "OUTMAIL_CONFIG",
         "OUTMAIL_DELIVERY_LEASE",
+        "OUTMAIL_DRAIN_TIMEOUT",
         "OUTMAIL_SESSION_IDLE_MINUTES",
         "OUTMAIL_SESSION_HOURS",
         "OUTMAIL_TEST_SENDS_PER_MINUTE",
@@ -42,6 +43,7 @@ fn help_lists_every_setting_with_its_environment_variable() {
         ("--database-url", "OUTMAIL_DATABASE_URL"),
         ("--log", "OUTMAIL_LOG"),
         ("--site-root", "OUTMAIL_SITE_ROOT"),
+        ("--drain-timeout", "OUTMAIL_DRAIN_TIMEOUT"),
         ("--config", "OUTMAIL_CONFIG"),
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
@@ -628,6 +630,55 @@ fn a_server_killed_mid_batch_loses_no_message() {
         "killed after {at_kill} of {MESSAGES} deliveries; {} arrived twice",
         arrivals - MESSAGES
     );
+}
+
+/// SIGTERM while the peer holds eight sends after their final dot: the server stops claiming,
+/// lets the eight finish and records them, gives back what it claimed but had not started, and
+/// exits 0. Every message then arrives exactly once, and the next start sends the rest at once
+/// (the lease is ten minutes: nothing waits for it).
+#[test]
+fn sigterm_during_sends_drains_them_without_a_duplicate() {
+    let peer = mail_peers::SmtpPeer::start(&["--data-delay", "2"]);
+    let data = tempfile::tempdir().unwrap();
+    let server = RunningServer::start(data.path());
+    default_relay(&server, &server, "Held relay", peer.port);
+    const MESSAGES: usize = 12;
+    for n in 0..MESSAGES {
+        let message =
+            format!(r#"{{"to": ["n{n}@example.net"], "subject": "Alert {n}", "text": "x"}}"#);
+        let (status, body) = server.request("POST", "/api/v1/messages", Some(&message));
+        assert_eq!(status, 202, "{body}");
+    }
+    // Eight connections reach the final dot within milliseconds; the peer holds each for 2 s.
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(peer.messages().is_empty(), "the peer answered too early");
+    let stopping = std::time::Instant::now();
+    let log = server.stop();
+    let took = stopping.elapsed();
+    let at_exit = peer.messages().len();
+    assert_eq!(at_exit, outmail_server::worker::CONCURRENCY, "{log}");
+    assert!(took < Duration::from_secs(10), "the drain took {took:?}");
+    assert!(log.contains("gave back unstarted messages"), "{log}");
+
+    let server = RunningServer::start(data.path());
+    wait_for("the rest sent", || peer.messages().len() >= MESSAGES);
+    wait_for("every message recorded as sent", || {
+        let (_, body) = server.request("GET", "/api/v1/messages?status=sent&limit=200", None);
+        serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.as_array().map(Vec::len))
+            == Some(MESSAGES)
+    });
+    server.stop();
+    let mut recipients: Vec<String> = peer
+        .messages()
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recipients.len(), MESSAGES, "no message arrived twice");
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), MESSAGES, "every message arrived");
 }
 
 /// Polls `done` every 50 ms for up to 30 s.

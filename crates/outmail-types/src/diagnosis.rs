@@ -193,6 +193,17 @@ pub enum Outcome {
     Failed,
 }
 
+impl Outcome {
+    /// The wire name (`dry_run_passed`), also what the page's `data-outcome` attribute says.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::DryRunPassed => "dry_run_passed",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
 /// The whole result of a test send. Also the final SSE `report` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -207,4 +218,17 @@ pub struct TestReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     pub total_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcomes_name_is_its_wire_name() {
+        for outcome in [Outcome::Delivered, Outcome::DryRunPassed, Outcome::Failed] {
+            let wire = serde_json::to_value(outcome).unwrap();
+            assert_eq!(wire, outcome.as_str());
+        }
+    }
 }

@@ -68,13 +68,6 @@ impl SecretInput {
         SecretInput::Replace(SecretString::new(value))
     }
 
-    /// The new value, when one was entered.
-    pub fn new_value(&self) -> Option<&SecretString> {
-        match self {
-            SecretInput::Replace(v) => Some(v),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Serialize, Deserialize)]

@@ -46,25 +46,39 @@ struct Saved {
 }
 
 impl Saved {
-    fn from_view(view: ProfileView, etag: Option<String>) -> Self {
+    /// The saved profile as the form edits it; a profile the form cannot read is a problem to
+    /// show, never a blank form whose save would overwrite it.
+    fn from_view(view: ProfileView, etag: Option<String>) -> Result<Self, Problem> {
         let stored = view
             .secrets
             .iter()
             .filter(|s| s.set)
             .map(|s| s.slot)
             .collect();
-        // `{"set": true}` reads back as "keep": the draft a GET returns is a valid PUT body.
-        let draft: Draft = serde_json::to_value(&view.profile)
-            .and_then(serde_json::from_value)
-            .unwrap_or_else(|_| new_draft());
-        Self {
+        let draft = editable(serde_json::to_value(&view.profile).unwrap_or_default())?;
+        Ok(Self {
             id: view.id.to_string(),
             etag: etag.unwrap_or_else(|| format!("\"{}\"", view.version)),
             spec: draft.validate().ok(),
             draft,
             stored,
-        }
+        })
     }
+}
+
+/// A saved profile's document as a draft. `{"set": true}` reads back as "keep": the draft a GET
+/// returns is a valid PUT body.
+fn editable(profile: serde_json::Value) -> Result<Draft, Problem> {
+    serde_json::from_value(profile).map_err(|error| Problem {
+        status: 200,
+        error: ApiError::new(
+            "unreadable_profile",
+            format!(
+                "This profile cannot be edited here ({error}). Nothing was changed; reload the \
+                 page, or update outmail if the profile was saved by a newer version."
+            ),
+        ),
+    })
 }
 
 /// A new SMTP profile: STARTTLS on the submission port, signing in with a password.
@@ -392,7 +406,7 @@ fn Editor(id: Option<String>) -> AnyView {
                 Some(id) => {
                     let Tagged { body, etag } =
                         api::get_tagged::<ProfileView>(&format!("/profiles/{id}")).await?;
-                    Some(Saved::from_view(body, etag))
+                    Some(Saved::from_view(body, etag)?)
                 }
                 None => None,
             };
@@ -477,9 +491,8 @@ fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
                 _ => api::post_tagged::<_, ProfileView>("/profiles", &draft).await,
             };
             saving.set(false);
-            match answer {
-                Ok(Tagged { body, etag }) => {
-                    let now = Saved::from_view(body, etag);
+            match answer.and_then(|Tagged { body, etag }| Saved::from_view(body, etag)) {
+                Ok(now) => {
                     let created = id.is_none();
                     let path = format!("/profiles/{}", now.id);
                     form.draft.set(now.draft.clone());
@@ -496,8 +509,9 @@ fn ProfileForm(saved: Option<Saved>, others: Vec<ProfileSummary>) -> AnyView {
                     if let Some(id) = id
                         && let Ok(Tagged { body, etag }) =
                             api::get_tagged::<ProfileView>(&format!("/profiles/{id}")).await
+                        && let Ok(current) = Saved::from_view(body, etag)
                     {
-                        conflict.set(Some(Saved::from_view(body, etag)));
+                        conflict.set(Some(current));
                     }
                     outcome.set(Some(Err(problem)));
                 }
@@ -961,7 +975,7 @@ fn TestReportView(report: TestReport) -> AnyView {
         .map(|w| view! { <li>{w.message.clone()}</li> })
         .collect_view();
     view! {
-        <div class="test-report" data-outcome=format!("{:?}", report.outcome).to_lowercase()>
+        <div class="test-report" data-outcome=report.outcome.as_str()>
             <p class="headline">{headline}</p>
             {remedy.map(|r| view! { <p class="remedy">{r}</p> })}
             <ul class="warnings">{warnings}</ul>
@@ -973,4 +987,19 @@ fn TestReportView(report: TestReport) -> AnyView {
         </div>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_profile_the_form_cannot_read_is_an_error_not_a_blank_draft() {
+        let newer = serde_json::json!({"name": "From a newer version", "transport": {"kind": "jmap"}});
+        let problem = editable(newer).unwrap_err();
+        assert_eq!(problem.error.code, "unreadable_profile");
+        let example: serde_json::Value =
+            serde_json::from_str(outmail_types::profile::examples::SMTP_BASIC).unwrap();
+        assert_eq!(editable(example).unwrap().name, "Office relay");
+    }
 }

@@ -45,6 +45,7 @@ pub mod transfer;
         (name = "settings", description = "Global settings"),
         (name = "tenants", description = "Tenants and their effective configuration"),
         (name = "routing", description = "Sender address or domain to profile"),
+        (name = "messages", description = "Sending, the delivery log, resends and support requests"),
         (name = "transfer", description = "Export and import of the whole configuration"),
         (name = "access", description = "Signing in, API tokens and the audit log"),
         (name = "system", description = "Health"),

@@ -293,7 +293,12 @@ async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Princi
         {
             state.store.touch_api_token(&row.id, now).await?;
         }
-        let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
+        // Unreadable scopes grant nothing (fail closed), but say so: the token's owner will see
+        // 403s and an operator needs the reason.
+        let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_else(|error| {
+            tracing::error!(token = %row.id, %error, "an API token's stored scopes cannot be read");
+            Vec::new()
+        });
         return Ok(Some(Principal::Token {
             id: row.id,
             name: row.name,

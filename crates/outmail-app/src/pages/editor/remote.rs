@@ -730,8 +730,8 @@ fn reload_saved(form: Form) {
     spawn_local(async move {
         if let Ok(api::Tagged { body, etag }) =
             api::get_tagged::<outmail_types::ProfileView>(&format!("/profiles/{id}")).await
+            && let Ok(saved) = super::Saved::from_view(body, etag)
         {
-            let saved = super::Saved::from_view(body, etag);
             form.draft.set(saved.draft.clone());
             form.saved.set(Some(saved));
         }
