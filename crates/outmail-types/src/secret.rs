@@ -67,7 +67,6 @@ impl SecretInput {
     pub fn replace(value: impl Into<String>) -> Self {
         SecretInput::Replace(SecretString::new(value))
     }
-
 }
 
 #[derive(Serialize, Deserialize)]

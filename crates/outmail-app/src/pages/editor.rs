@@ -995,7 +995,8 @@ mod tests {
 
     #[test]
     fn a_saved_profile_the_form_cannot_read_is_an_error_not_a_blank_draft() {
-        let newer = serde_json::json!({"name": "From a newer version", "transport": {"kind": "jmap"}});
+        let newer =
+            serde_json::json!({"name": "From a newer version", "transport": {"kind": "jmap"}});
         let problem = editable(newer).unwrap_err();
         assert_eq!(problem.error.code, "unreadable_profile");
         let example: serde_json::Value =

@@ -367,7 +367,7 @@ async fn a_message_whose_final_dot_went_out_unanswered_is_never_sent_again() {
     h.clock.advance(Duration::from_secs(86_400));
     let claim = h.sending.store.claim_due_messages("w", 600_000, 16);
     assert!(claim.await.unwrap().is_empty());
-    assert_eq!(h.sends_through(), [h.primary.clone()]);
+    assert_eq!(h.sends_through(), std::slice::from_ref(&h.primary));
     assert!(
         h.sending
             .store

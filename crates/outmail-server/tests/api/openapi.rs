@@ -114,9 +114,15 @@ async fn the_document_lists_every_route_and_every_reference_resolves() {
         .map(|tag| tag["name"].as_str().unwrap())
         .collect();
     for (method, path) in documented_operations(&document) {
-        for tag in document["paths"][&path][&method]["tags"].as_array().unwrap() {
+        for tag in document["paths"][&path][&method]["tags"]
+            .as_array()
+            .unwrap()
+        {
             let tag = tag.as_str().unwrap();
-            assert!(declared.contains(&tag), "{method} {path}: tag {tag} is not declared");
+            assert!(
+                declared.contains(&tag),
+                "{method} {path}: tag {tag} is not declared"
+            );
         }
     }
     // Every operation that can fail on input says so with the error schema.
