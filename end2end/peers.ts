@@ -30,7 +30,7 @@ export class SmtpPeer {
   /** Starts the aiosmtpd peer on a free loopback port with `args` (smtp_peer.py's flags). */
   static async start(args: string[] = []): Promise<SmtpPeer> {
     const spool = mkdtempSync(join(tmpdir(), 'outmail-e2e-spool-'));
-    const script = join(projectRoot, 'crates/outmail-mail/tests/peers/smtp_peer.py');
+    const script = join(projectRoot, 'crates/outmail-testkit/peers/smtp_peer.py');
     const child = spawn(
       '/usr/bin/python3',
       [script, '--spool', spool, '--log-level', 'warning', '--exit-on-stdin-eof', ...args],
@@ -167,12 +167,12 @@ export class ScriptPeer {
 
   /** The strict Microsoft Graph fake. */
   static graph(args: string[]) {
-    return ScriptPeer.start('/usr/bin/python3', 'crates/outmail-mail/tests/peers/graph_peer.py', ['--log-level', 'warning', ...args], '--exit-on-stdin-eof');
+    return ScriptPeer.start('/usr/bin/python3', 'crates/outmail-testkit/peers/graph_peer.py', ['--log-level', 'warning', ...args], '--exit-on-stdin-eof');
   }
 
   /** The strict EWS fake. */
   static ews(args: string[]) {
-    return ScriptPeer.start('/usr/bin/python3', 'crates/outmail-mail/tests/peers/ews_peer.py', ['--log-level', 'warning', ...args], '--exit-on-stdin-eof');
+    return ScriptPeer.start('/usr/bin/python3', 'crates/outmail-testkit/peers/ews_peer.py', ['--log-level', 'warning', ...args], '--exit-on-stdin-eof');
   }
 
   url(path: string): string {

@@ -6,7 +6,7 @@
 #   BENCH_SENDS=20 scripts/bench-test-send.sh
 #
 # What it does:
-#  1. starts a private Postfix (crates/outmail-mail/tests/peers/postfix_peer.py) on a free
+#  1. starts a private Postfix (crates/outmail-testkit/peers/postfix_peer.py) on a free
 #     loopback port, with STARTTLS (a fresh self-signed certificate for localhost and 127.0.0.1)
 #     and SASL PLAIN for one account; it writes each accepted message to a JSON file;
 #  2. starts `target/release/outmail serve` on a free loopback port with a fresh data folder
@@ -37,7 +37,7 @@ cd "$(dirname "$0")/.."
 
 SENDS=${BENCH_SENDS:-200}
 OUTMAIL=${OUTMAIL_BIN:-target/release/outmail}
-PEER=crates/outmail-mail/tests/peers/postfix_peer.py
+PEER=crates/outmail-testkit/peers/postfix_peer.py
 PYTHON=/usr/bin/python3
 SMTP_USER=bench@example.test
 FROM=bench@example.test

@@ -11,7 +11,7 @@ CARGO_MAKE_VERSION=0.37.24
 # files, PostgreSQL for the second storage backend's tests, and the real mail peers the transport
 # tests start on loopback: aiosmtpd (run by /usr/bin/python3), tinyproxy and microsocks, and
 # Postfix with Cyrus SASL (PLAIN/LOGIN modules, saslpasswd2 for its sasldb) for private instances
-# (crates/outmail-mail/tests/peers/postfix_peer.py); swaks, the reference client of
+# (crates/outmail-testkit/peers/postfix_peer.py); swaks, the reference client of
 # scripts/bench-test-send.sh. The system Postfix is left unconfigured, see preseed_postfix.
 # (wasm-opt comes from npm, tools/: Debian's binaryen 108 breaks wasm-bindgen's externref table.)
 APT_PACKAGES=(chromium brotli gzip postgresql python3-aiosmtpd tinyproxy microsocks

@@ -2,7 +2,8 @@
 //! [`ApiError`]. Pages load their data with `LocalResource`, which runs only in the browser:
 //! the server renders the loading state, of the same size, and hydration fills it in.
 
-use outmail_types::ApiError;
+use outmail_types::settings::{ListQuery, Page};
+use outmail_types::{ApiError, ProfileSummary};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -240,6 +241,38 @@ pub async fn post_events<B: Serialize>(
     std::future::pending().await
 }
 
+/// Every profile, for a picker that must offer them all: `/profiles` page by page at the API's
+/// largest page size ([`ListQuery::MAX_PER_PAGE`]) until it has read as many pages as the
+/// answers' `total` needs.
+///
+/// The pages are separate requests: a profile created or deleted meanwhile moves the others by
+/// one place, so one may be missed or listed twice until the page is loaded again.
+pub async fn all_profiles() -> Result<Vec<ProfileSummary>, Problem> {
+    let mut query = ListQuery {
+        per_page: ListQuery::MAX_PER_PAGE,
+        ..ListQuery::default()
+    };
+    let mut profiles = Vec::new();
+    loop {
+        let page =
+            get::<Page<ProfileSummary>>(&format!("/profiles?{}", query.to_query_string())).await?;
+        let next = next_page(&page);
+        profiles.extend(page.items);
+        match next {
+            Some(next) => query.page = next,
+            None => return Ok(profiles),
+        }
+    }
+}
+
+/// The page to ask for after `page`, or `None` when it was the last: the page count its total
+/// gives was reached, or it came back empty (the list shrank meanwhile), so paging always ends.
+fn next_page<T>(page: &Page<T>) -> Option<u32> {
+    (!page.items.is_empty() && u64::from(page.page) < page.page_count())
+        .then(|| page.page.checked_add(1))
+        .flatten()
+}
+
 /// `base` with a query of the `pairs` whose value is not empty, each value percent-encoded: a
 /// filter that is not set stays out of the address.
 pub fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
@@ -267,4 +300,50 @@ fn encode(value: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(number: u32, items: usize, total: u64) -> Page<u8> {
+        Page {
+            items: vec![0; items],
+            total,
+            page: number,
+            per_page: ListQuery::MAX_PER_PAGE,
+        }
+    }
+
+    #[test]
+    fn all_profiles_reads_as_many_full_pages_as_the_total_needs() {
+        let max = ListQuery::MAX_PER_PAGE as usize;
+        // 450 profiles: two full pages, then 50.
+        assert_eq!(next_page(&page(1, max, 450)), Some(2));
+        assert_eq!(next_page(&page(2, max, 450)), Some(3));
+        assert_eq!(next_page(&page(3, 50, 450)), None);
+        // Exactly one page, and fewer than a page.
+        assert_eq!(next_page(&page(1, max, max as u64)), None);
+        assert_eq!(next_page(&page(1, 3, 3)), None);
+        assert_eq!(next_page(&page(1, 0, 0)), None);
+    }
+
+    #[test]
+    fn all_profiles_stops_at_an_empty_page_even_if_the_total_says_more() {
+        // Profiles deleted between two requests: the total went stale.
+        assert_eq!(next_page(&page(2, 0, 450)), None);
+    }
+
+    #[test]
+    fn all_profiles_asks_for_the_largest_page_the_api_allows() {
+        let query = ListQuery {
+            page: 2,
+            per_page: ListQuery::MAX_PER_PAGE,
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            query.to_query_string(),
+            format!("page=2&per_page={}", ListQuery::MAX_PER_PAGE)
+        );
+    }
 }

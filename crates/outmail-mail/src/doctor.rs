@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use outmail_types::diagnosis::{Outcome, StageResult, TestReport, Warning};
-use outmail_types::profile::{Auth, Transport as SpecTransport};
+use outmail_types::profile::{Auth, OAuthField, OAuthPlace, Transport as SpecTransport};
 use outmail_types::{Mailbox, ProfileSpec};
 use tokio::sync::mpsc;
 
@@ -38,8 +38,8 @@ pub struct TestSend {
     pub secrets: Secrets,
     pub to: Mailbox,
     pub dry_run: bool,
-    /// Unix seconds, for certificate expiry warnings.
-    pub now: i64,
+    /// "Now", for certificate expiry warnings and what the transports stamp.
+    pub clock: outmail_clock::SharedClock,
     pub timeouts: Timeouts,
     pub deadline: Duration,
     /// The token cache and refresh-token store; the test always fetches a new token (it
@@ -55,7 +55,10 @@ pub async fn test_send(
     listener: Option<mpsc::UnboundedSender<StageResult>>,
 ) -> TestReport {
     let started = Instant::now();
-    let warnings = warnings(&request.spec, request.now);
+    let warnings = warnings(
+        &request.spec,
+        outmail_clock::unix_seconds(request.clock.as_ref()),
+    );
     let letter = test_letter(&request.spec, request.to);
     let message_id = letter.message_id.clone();
     let oauth = OAuthRuntime {
@@ -64,7 +67,8 @@ pub async fn test_send(
     };
     let transport = Transport::new(request.spec, request.secrets, request.timeouts)
         .with_oauth(oauth)
-        .with_egress(request.egress);
+        .with_egress(request.egress)
+        .with_clock(request.clock);
     let blame = transport.blame();
     let mut trace = match listener {
         Some(listener) => Trace::with_listener(listener),
@@ -160,11 +164,7 @@ pub fn warnings(spec: &ProfileSpec, now: i64) -> Vec<Warning> {
         }
         _ => {}
     }
-    let oauth = match &spec.transport {
-        SpecTransport::Graph(graph) => Some(("transport.oauth", &graph.oauth)),
-        other => other.oauth().map(|o| ("transport.auth.oauth", o)),
-    };
-    if let Some((prefix, settings)) = oauth
+    if let Some((place, settings)) = OAuthPlace::of(spec)
         && let Some(expires) = settings.secret_expires_on
         && uses_client_secret(settings)
     {
@@ -177,7 +177,7 @@ pub fn warnings(spec: &ProfileSpec, now: i64) -> Vec<Warning> {
                     "client_secret_expires_soon"
                 }
                 .to_owned(),
-                field: Some(format!("{prefix}.secret_expires_on")),
+                field: Some(place.path(OAuthField::SecretExpiresOn).to_owned()),
                 message: if left <= 0 {
                     format!(
                         "The client secret expired on {expires}. Create a new secret in the app \

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use outmail_types::Security;
 use outmail_types::diagnosis::{Failure, FailureKind, Stage};
+use outmail_types::profile::{OAuthField, OAuthPlace};
 
 /// The cause of a failed delivery, as precise as the peer lets us be. Each has one remedy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -407,10 +408,10 @@ impl MailError {
 
     fn field_and_remedy(&self, b: &Blame) -> (Option<&'static str>, String) {
         use Reason as R;
-        let oauth = |leaf: &'static str| b.oauth_field(leaf);
+        let oauth = |field: OAuthField| b.oauth_field(field);
         // Network faults while fetching a token are the token endpoint's, not the server's.
         let host = if self.stage == Stage::Token {
-            oauth("token_url")
+            oauth(OAuthField::TokenUrl)
         } else {
             Some(b.host_field)
         };
@@ -598,49 +599,49 @@ impl MailError {
                     .to_owned(),
             ),
             R::OAuthTokenRejected => (
-                oauth("scopes"),
+                oauth(OAuthField::Scopes),
                 "The server refused the access token. Check that the scopes include the one \
                  this service needs, that the app is allowed to use the mailbox, and that the \
                  user name is the mailbox the token is for."
                     .to_owned(),
             ),
             R::TokenApplicationNotFound => (
-                oauth("client_id"),
+                oauth(OAuthField::ClientId),
                 "No application with this client ID exists in that tenant. Check the client \
                  ID, the tenant ID and the authority (cloud), and that the app is registered."
                     .to_owned(),
             ),
             R::TokenInvalidSecret => (
-                oauth("client_secret"),
+                oauth(OAuthField::ClientSecret),
                 "The client secret is wrong. Enter the secret's value (not its ID) from the \
                  app registration."
                     .to_owned(),
             ),
             R::TokenSecretExpired => (
-                oauth("client_secret"),
+                oauth(OAuthField::ClientSecret),
                 "The client secret has expired. Create a new secret in the app registration \
                  and enter it here."
                     .to_owned(),
             ),
             R::TokenCertificateNotRegistered => (
-                oauth("flow.credential.certificate"),
+                oauth(OAuthField::Certificate),
                 "The certificate that signed the client assertion is not registered on the \
                  application. Upload this certificate to the app registration, or pick the \
                  one that is."
                     .to_owned(),
             ),
             R::TokenTenantNotFound => (
-                oauth("tenant_id"),
+                oauth(OAuthField::TenantId),
                 "No tenant with this ID exists in that cloud. Check the tenant ID and the \
                  authority."
                     .to_owned(),
             ),
             R::TokenRefused => (
-                oauth("client_id"),
+                oauth(OAuthField::ClientId),
                 "The token endpoint refused the request; its words are in the detail.".to_owned(),
             ),
             R::ConsentRequired => (
-                oauth("refresh_token"),
+                oauth(OAuthField::RefreshToken),
                 "Sign in and consent for this profile first: there is no refresh token yet."
                     .to_owned(),
             ),
@@ -678,13 +679,13 @@ impl MailError {
                 "The server refused the message; its words are in the detail.".to_owned(),
             ),
             R::GraphUnauthorized => (
-                oauth("scopes"),
+                oauth(OAuthField::Scopes),
                 "Microsoft Graph refused the access token. Check the scopes (the app needs a \
                  Graph token) and the authority for this cloud."
                     .to_owned(),
             ),
             R::AccessDenied => (
-                oauth("client_id"),
+                oauth(OAuthField::ClientId),
                 "The application lacks the permission to send as this mailbox. Grant the \
                  Mail.Send application permission with admin consent (or limit it with an \
                  application access policy that includes this mailbox)."
@@ -759,32 +760,13 @@ pub struct Blame {
     /// The password or secret the auth step used.
     pub secret_field: Option<&'static str>,
     pub auth_kind_field: Option<&'static str>,
-    /// `transport.auth.oauth` or `transport.oauth`.
-    pub oauth_prefix: Option<&'static str>,
+    /// Where the OAuth settings are, if the profile uses OAuth.
+    pub oauth: Option<OAuthPlace>,
 }
 
 impl Blame {
-    fn oauth_field(&self, leaf: &'static str) -> Option<&'static str> {
-        let prefix = self.oauth_prefix?;
-        // A small closed set: leak-free static strings for each combination.
-        Some(match (prefix, leaf) {
-            ("transport.oauth", "scopes") => "transport.oauth.scopes",
-            ("transport.oauth", "client_id") => "transport.oauth.client_id",
-            ("transport.oauth", "client_secret") => "transport.oauth.client_secret",
-            ("transport.oauth", "tenant_id") => "transport.oauth.tenant_id",
-            ("transport.oauth", "refresh_token") => "transport.oauth.refresh_token",
-            ("transport.oauth", "token_url") => "transport.oauth.token_url",
-            ("transport.oauth", "flow.credential.certificate") => {
-                "transport.oauth.flow.credential.certificate"
-            }
-            (_, "scopes") => "transport.auth.oauth.scopes",
-            (_, "client_id") => "transport.auth.oauth.client_id",
-            (_, "client_secret") => "transport.auth.oauth.client_secret",
-            (_, "tenant_id") => "transport.auth.oauth.tenant_id",
-            (_, "refresh_token") => "transport.auth.oauth.refresh_token",
-            (_, "token_url") => "transport.auth.oauth.token_url",
-            (_, _) => "transport.auth.oauth.flow.credential.certificate",
-        })
+    fn oauth_field(&self, field: OAuthField) -> Option<&'static str> {
+        self.oauth.map(|place| place.path(field))
     }
 }
 

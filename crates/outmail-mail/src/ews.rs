@@ -228,7 +228,7 @@ pub async fn send(
                 &challenge,
                 credentials,
                 ntlm::random_client_challenge()?,
-                ntlm::filetime_now(),
+                ntlm::filetime(target.http.clock.as_ref()),
             );
             connection
                 .send(

@@ -43,6 +43,8 @@ pub struct HttpSettings {
     pub proxy: Option<ProxySettings>,
     pub timeouts: Timeouts,
     pub egress: EgressPolicy,
+    /// What the calls stamp with "now" (an OAuth client assertion, an NTLM response).
+    pub clock: outmail_clock::SharedClock,
 }
 
 /// An open HTTP/1.1 connection to one origin.

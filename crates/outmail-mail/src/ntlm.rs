@@ -187,13 +187,11 @@ fn client_challenge_from(
     Ok(bytes)
 }
 
-/// The time now as a Windows FILETIME (100 ns ticks since 1601).
-pub fn filetime_now() -> u64 {
+/// Now by `clock` as a Windows FILETIME (100 ns ticks since 1601).
+pub fn filetime(clock: &dyn outmail_clock::Clock) -> u64 {
     const UNIX_EPOCH_IN_FILETIME: u64 = 116_444_736_000_000_000;
-    let since_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    UNIX_EPOCH_IN_FILETIME + u64::try_from(since_unix.as_nanos() / 100).unwrap_or(0)
+    let since_unix_ms = u64::try_from(clock.now_ms()).unwrap_or(0);
+    UNIX_EPOCH_IN_FILETIME + since_unix_ms.saturating_mul(10_000)
 }
 
 /// NTOWFv2: HMAC-MD5 keyed with MD4(password) over UPPER(user) + domain, all UTF-16LE.

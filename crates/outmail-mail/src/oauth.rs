@@ -253,7 +253,7 @@ pub async fn fetch(
                         settings.token_url.as_str(),
                         cert,
                         key,
-                        now_unix(),
+                        outmail_clock::unix_seconds(http.clock.as_ref()),
                     )?;
                     trace.note(&format!(
                         "client assertion signed with the certificate {} (x5t#S256 {})",
@@ -426,12 +426,6 @@ pub fn client_assertion(
             format!("the client assertion could not be signed: {e}"),
         )
     })
-}
-
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The `oauth2` crate's HTTP client: our connection per exchange, its transcript kept aside

@@ -44,6 +44,8 @@ pub struct SmtpTarget {
     pub proxy: Option<ProxySettings>,
     pub timeouts: Timeouts,
     pub egress: EgressPolicy,
+    /// What the session stamps with "now" (an NTLM response).
+    pub clock: outmail_clock::SharedClock,
 }
 
 /// The credentials for AUTH, already resolved (a token already fetched).
@@ -463,12 +465,7 @@ impl<'a> Session<'a> {
         let mut reply = if mechanism.supports_initial_response() {
             let initial = mechanism.response(&credentials, None).map_err(sasl_error)?;
             let line = format!("AUTH {name} {}\r\n", BASE64.encode(initial));
-            self.command(
-                Stage::Auth,
-                &line,
-                Some(&format!("AUTH {name} [credentials redacted]")),
-            )
-            .await?
+            self.command(Stage::Auth, &line, None).await?
         } else {
             self.command(Stage::Auth, &format!("AUTH {name}\r\n"), None)
                 .await?
@@ -485,7 +482,7 @@ impl<'a> Session<'a> {
             if mechanism == Mechanism::Xoauth2 {
                 self.trace
                     .note(&format!("the server's XOAUTH2 error: {challenge}"));
-                let last = self.command(Stage::Auth, "\r\n", Some("")).await?;
+                let last = self.command(Stage::Auth, "\r\n", None).await?;
                 return Err(MailError::new(
                     Reason::OAuthTokenRejected,
                     Stage::Auth,
@@ -497,9 +494,7 @@ impl<'a> Session<'a> {
                 .response(&credentials, Some(&challenge))
                 .map_err(sasl_error)?;
             let line = format!("{}\r\n", BASE64.encode(answer));
-            reply = self
-                .command(Stage::Auth, &line, Some("[credentials redacted]"))
-                .await?;
+            reply = self.command(Stage::Auth, &line, None).await?;
         }
         self.auth_result(&name, &reply, mechanism == Mechanism::Xoauth2)
     }
@@ -593,12 +588,10 @@ impl<'a> Session<'a> {
             &challenge,
             credentials,
             ntlm::random_client_challenge()?,
-            ntlm::filetime_now(),
+            ntlm::filetime(self.target.clock.as_ref()),
         );
         let line = format!("{}\r\n", BASE64.encode(answer));
-        let reply = self
-            .command(Stage::Auth, &line, Some("[credentials redacted]"))
-            .await?;
+        let reply = self.command(Stage::Auth, &line, None).await?;
         self.auth_result("NTLM", &reply, false)
     }
 
@@ -719,19 +712,36 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// Says QUIT once the stages are over. It belongs to none of them: its answer changes
+    /// nothing, so a slow or missing one is not charged to DATA (or any stage); the transcript
+    /// still shows both lines.
     async fn quit(&mut self) {
-        let _ = self.command(Stage::Data, &Quit.to_string(), None).await;
+        let quit = Quit.to_string();
+        self.trace.client(&quit);
+        let limit = self.target.timeouts.command;
+        let io = &mut self.io;
+        let answer = timeout(limit, async {
+            io.get_mut().write_all(quit.as_bytes()).await?;
+            io.get_mut().flush().await?;
+            let mut line = Vec::new();
+            io.read_until(b'\n', &mut line).await?;
+            Ok::<_, std::io::Error>(line)
+        })
+        .await;
+        if let Ok(Ok(line)) = answer {
+            self.trace.server(&String::from_utf8_lossy(&line));
+        }
     }
 
-    /// Writes one command (shown in the transcript as `shown` when it carries a secret) and
-    /// reads the reply.
+    /// Writes one command and reads the reply. The transcript shows the line as
+    /// [`transcript_line`] redacts it (`label` names a redacted line that is not a credential).
     async fn command(
         &mut self,
         stage: Stage,
         line: &str,
-        shown: Option<&str>,
+        label: Option<&'static str>,
     ) -> Result<Reply, MailError> {
-        self.trace.client(shown.unwrap_or(line));
+        self.trace.client(&transcript_line(stage, line, label));
         let limit = self.target.timeouts.command;
         let write = async {
             let stream = self.io.get_mut();
@@ -827,6 +837,27 @@ impl<'a> Session<'a> {
                 )
             })?;
         Ok(Reply { code, raw, lines })
+    }
+}
+
+/// What the transcript shows of a line we send at `stage`. The session redacts, not its callers,
+/// so that no new caller can leak a credential: during AUTH only the bare `AUTH <mechanism>`
+/// command and an empty line (cancelling an exchange) are shown as they are; an initial response
+/// becomes `AUTH <mechanism> [credentials redacted]`, and every other line `label` or
+/// `[credentials redacted]`.
+fn transcript_line(stage: Stage, line: &str, label: Option<&'static str>) -> String {
+    const REDACTED: &str = "[credentials redacted]";
+    let text = line.trim_end_matches(['\r', '\n']);
+    if stage != Stage::Auth || text.is_empty() {
+        return text.to_owned();
+    }
+    let mut words = text.split(' ');
+    match (words.next(), words.next(), words.next()) {
+        (Some(verb), Some(_), None) if verb.eq_ignore_ascii_case("AUTH") => text.to_owned(),
+        (Some(verb), Some(mechanism), Some(_)) if verb.eq_ignore_ascii_case("AUTH") => {
+            format!("AUTH {mechanism} {REDACTED}")
+        }
+        _ => label.unwrap_or(REDACTED).to_owned(),
     }
 }
 
@@ -1073,6 +1104,30 @@ async fn close(connection: Connection) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_session_redacts_every_credential_line_itself() {
+        let shown = |line: &str| transcript_line(Stage::Auth, line, None);
+        assert_eq!(shown("AUTH LOGIN\r\n"), "AUTH LOGIN");
+        assert_eq!(
+            shown("AUTH PLAIN AGFsaWNlAGh1bnRlcjI=\r\n"),
+            "AUTH PLAIN [credentials redacted]"
+        );
+        assert_eq!(shown("aHVudGVyMg==\r\n"), "[credentials redacted]");
+        assert_eq!(shown("\r\n"), "");
+        assert_eq!(
+            transcript_line(
+                Stage::Auth,
+                "TlRMTVNTUAAB\r\n",
+                Some("[NTLM negotiate message]")
+            ),
+            "[NTLM negotiate message]"
+        );
+        assert_eq!(
+            transcript_line(Stage::Mail, "MAIL FROM:<a@example.com>\r\n", None),
+            "MAIL FROM:<a@example.com>"
+        );
+    }
 
     #[test]
     fn dot_stuffing_doubles_leading_dots_and_normalises_line_ends() {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use outmail_types::diagnosis::Stage;
 use outmail_types::profile::{
-    Auth, NtlmAuth, OAuthFlow, OAuthSettings, SmtpTransport, Transport as SpecTransport,
+    Auth, NtlmAuth, OAuthFlow, OAuthPlace, OAuthSettings, SmtpTransport, Transport as SpecTransport,
 };
 use outmail_types::{Host, ProfileSpec, SecretSlot, SecretString};
 
@@ -94,6 +94,7 @@ pub struct Transport {
     oauth: OAuthRuntime,
     pool: Option<PoolSlot>,
     egress: EgressPolicy,
+    clock: outmail_clock::SharedClock,
 }
 
 impl Transport {
@@ -105,7 +106,14 @@ impl Transport {
             oauth: OAuthRuntime::default(),
             pool: None,
             egress: EgressPolicy::default(),
+            clock: std::sync::Arc::new(outmail_clock::SystemClock),
         }
+    }
+
+    /// Reads "now" from `clock` (the system clock by default).
+    pub fn with_clock(mut self, clock: outmail_clock::SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Connects only where `policy` allows (the default allows loopback and public addresses).
@@ -249,6 +257,7 @@ impl Transport {
             proxy: self.proxy()?,
             timeouts: self.timeouts,
             egress: self.egress.clone(),
+            clock: self.clock.clone(),
         })
     }
 
@@ -264,6 +273,7 @@ impl Transport {
             proxy: self.proxy()?,
             timeouts: self.timeouts,
             egress: self.egress.clone(),
+            clock: self.clock.clone(),
         })
     }
 
@@ -329,7 +339,11 @@ impl Transport {
         settings: &OAuthSettings,
         place: OAuthPlace,
     ) -> Result<SecretString, MailError> {
-        let (client_secret, private_key, refresh_token) = place.slots();
+        let (client_secret, private_key, refresh_token) = (
+            place.client_secret(),
+            place.private_key(),
+            place.refresh_token(),
+        );
         let source = TokenSource {
             settings: settings.clone(),
             client_secret: self.secrets.get(client_secret),
@@ -359,32 +373,6 @@ impl Transport {
     }
 }
 
-/// Which secret slots an OAuth configuration uses: SMTP and EWS keep them under
-/// `transport.auth.oauth`, Graph under `transport.oauth`.
-#[derive(Debug, Clone, Copy)]
-enum OAuthPlace {
-    Auth,
-    Graph,
-}
-
-impl OAuthPlace {
-    /// Client secret, private key and refresh token.
-    fn slots(self) -> (SecretSlot, SecretSlot, SecretSlot) {
-        match self {
-            OAuthPlace::Auth => (
-                SecretSlot::AuthClientSecret,
-                SecretSlot::AuthPrivateKey,
-                SecretSlot::AuthRefreshToken,
-            ),
-            OAuthPlace::Graph => (
-                SecretSlot::GraphClientSecret,
-                SecretSlot::GraphPrivateKey,
-                SecretSlot::GraphRefreshToken,
-            ),
-        }
-    }
-}
-
 /// The EHLO name: the configured one, else this machine's host name when it is a valid domain,
 /// else `localhost` (RFC 5321 wants a domain or an address literal).
 fn ehlo_name(configured: Option<&Host>) -> String {
@@ -403,6 +391,7 @@ fn ehlo_name(configured: Option<&Host>) -> String {
 }
 
 fn blame(spec: &ProfileSpec) -> Blame {
+    let oauth = OAuthPlace::of(spec).map(|(place, _)| place);
     match &spec.transport {
         SpecTransport::Smtp(smtp) => Blame {
             host_field: "transport.host",
@@ -415,7 +404,7 @@ fn blame(spec: &ProfileSpec) -> Blame {
                 _ => None,
             },
             auth_kind_field: Some("transport.auth.kind"),
-            oauth_prefix: matches!(smtp.auth, Auth::OAuth2(_)).then_some("transport.auth.oauth"),
+            oauth,
         },
         SpecTransport::Ews(ews) => Blame {
             host_field: "transport.url",
@@ -428,11 +417,11 @@ fn blame(spec: &ProfileSpec) -> Blame {
                 _ => None,
             },
             auth_kind_field: Some("transport.auth.kind"),
-            oauth_prefix: matches!(ews.auth, Auth::OAuth2(_)).then_some("transport.auth.oauth"),
+            oauth,
         },
         SpecTransport::Graph(_) => Blame {
             host_field: "transport.endpoint",
-            oauth_prefix: Some("transport.oauth"),
+            oauth,
             ..Blame::default()
         },
         SpecTransport::Local(_) => Blame {

@@ -1,13 +1,11 @@
 //! The egress policy against real peers: refused addresses are never connected to, an
 //! allowlisted one is, and pinning the resolved address leaves TLS checking the host name.
 
-mod support;
-
 use outmail_mail::EgressPolicy;
-use outmail_types::diagnosis::{Outcome, Stage};
-use support::{
+use outmail_testkit::{
     Pki, ProxyPeer, ServerCert, SmtpPeer, arg, profile, reason, run_within, smtp_draft, with_proxy,
 };
+use outmail_types::diagnosis::{Outcome, Stage};
 
 const NO_AUTH: &str = r#"{"kind": "none"}"#;
 

@@ -2,9 +2,7 @@
 //! verified by its own MS-NLMP implementation): basic, NTLM and app-only OAuth with
 //! impersonation, and each documented refusal with its remedy.
 
-mod support;
-
-use support::{
+use outmail_testkit::{
     ScriptPeer, app_oauth_json, profile, reason, run, stages, token_service, transcript,
 };
 
@@ -213,8 +211,7 @@ async fn a_dry_run_creates_nothing() {
 /// us cannot pass because the fake is wrong the same way.
 #[test]
 fn the_fakes_ntlm_verifier_passes_the_ms_nlmp_vectors() {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/ntlm_server.py");
+    let script = outmail_testkit::peer_script("ntlm_server.py");
     let output = std::process::Command::new("/usr/bin/python3")
         .arg(&script)
         .arg("--self-test")
@@ -233,8 +230,8 @@ fn the_fakes_ntlm_verifier_passes_the_ms_nlmp_vectors() {
 async fn attachments_are_file_attachments_after_the_body() {
     let ews = ews_peer("basic", &[]);
     let (spec, secrets) = profile(&ews_draft(&ews, &basic(PASSWORD)));
-    let letter = support::letter_with_attachment(SENDER);
-    let transport = outmail_mail::Transport::new(spec, secrets, support::quick_timeouts());
+    let letter = outmail_testkit::letter_with_attachment(SENDER);
+    let transport = outmail_mail::Transport::new(spec, secrets, outmail_testkit::quick_timeouts());
     let mut trace = outmail_mail::Trace::new();
     transport.send(&mut trace, &letter, false).await.unwrap();
     let record = &ews.records()[0];

@@ -3,9 +3,7 @@
 //! each documented refusal and its remedy, the dry run, and both proxies for the token and
 //! the Graph calls.
 
-mod support;
-
-use support::{
+use outmail_testkit::{
     ProxyPeer, ScriptPeer, app_oauth_json, profile, reason, run, stages, token_service, transcript,
     with_proxy,
 };
@@ -202,8 +200,8 @@ async fn attachments_are_file_attachments() {
     let tokens = token_service(SENDER, TOKEN, &[]);
     let graph = graph_peer(&[]);
     let (spec, secrets) = profile(&graph_draft(&graph, &tokens));
-    let letter = support::letter_with_attachment(SENDER);
-    let transport = outmail_mail::Transport::new(spec, secrets, support::quick_timeouts());
+    let letter = outmail_testkit::letter_with_attachment(SENDER);
+    let transport = outmail_mail::Transport::new(spec, secrets, outmail_testkit::quick_timeouts());
     let mut trace = outmail_mail::Trace::new();
     transport.send(&mut trace, &letter, false).await.unwrap();
     let attachment = &graph.records()[0]["body"]["message"]["attachments"][0];

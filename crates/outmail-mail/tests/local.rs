@@ -2,12 +2,10 @@
 //! it gets, its exit statuses, and a missing program. (Delivery into a real Postfix through its
 //! own sendmail is in `postfix.rs`.)
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use support::{profile, reason, run, stages};
+use outmail_testkit::{profile, reason, run, stages};
 
 fn local_draft(program: &Path) -> String {
     format!(

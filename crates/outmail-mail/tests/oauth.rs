@@ -3,8 +3,6 @@
 //! client credentials with a secret and with a certificate, the consent (authorization code +
 //! PKCE) and refresh with rotation, the token cache, and each AADSTS remedy.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -12,12 +10,13 @@ use outmail_mail::http_client::{HttpConnection, HttpSettings, ShowBody};
 use outmail_mail::oauth::{self, RefreshTokenSink, TokenCache};
 use outmail_mail::tls::TlsSettings;
 use outmail_mail::{Letter, OAuthRuntime, Trace, Transport};
+use outmail_testkit::fixtures::{fixture, fixture_path};
+use outmail_testkit::{
+    CLIENT, CLIENT_SECRET as SECRET, ScriptPeer, SmtpPeer, TENANT, profile, quick_timeouts, reason,
+    run, smtp_draft, stages, token_service, transcript,
+};
 use outmail_types::diagnosis::Stage;
 use outmail_types::{Mailbox, SecretSlot, SecretString};
-use support::{
-    CLIENT, CLIENT_SECRET as SECRET, ScriptPeer, SmtpPeer, TENANT, fixture, fixture_path, profile,
-    quick_timeouts, reason, run, smtp_draft, stages, token_service, transcript,
-};
 
 const MAILBOX: &str = "alerts@example.com";
 const TOKEN: &str = "fixed-access-token-for-xoauth2";
@@ -217,7 +216,7 @@ async fn aadsts_errors_name_the_field_to_fix() {
 
 #[tokio::test]
 async fn an_unreachable_token_endpoint_blames_the_token_url() {
-    let closed = support::fault::closed_port();
+    let closed = outmail_testkit::fault::closed_port();
     let url = format!("http://127.0.0.1:{closed}/{TENANT}/oauth2/v2.0/token");
     let (flow, secrets) = secret_credential(SECRET);
     let auth = oauth_auth(&url, CLIENT, &flow, &secrets, APP_SCOPE);
@@ -256,6 +255,7 @@ fn http_settings() -> HttpSettings {
         proxy: None,
         timeouts: quick_timeouts(),
         egress: Default::default(),
+        clock: std::sync::Arc::new(outmail_clock::SystemClock),
     }
 }
 

@@ -2,17 +2,15 @@
 //! connection, a connection the server closed is replaced without losing the message, and a
 //! refused message or a dry run never leaves a connection behind.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use outmail_mail::message::Letter;
 use outmail_mail::transport::Transport;
 use outmail_mail::{PoolSlot, SmtpPool, Trace};
+use outmail_testkit::{Pki, ServerCert, SmtpPeer, arg, profile, quick_timeouts, smtp_draft};
 use outmail_types::Mailbox;
 use outmail_types::diagnosis::Stage;
-use support::{Pki, ServerCert, SmtpPeer, arg, profile, quick_timeouts, smtp_draft};
 
 fn letter(from: &Mailbox, to: &str, subject: &str) -> Letter {
     Letter {

@@ -2,12 +2,10 @@
 //! exact refusals (535 5.7.8, 554 relay access denied, 552 size), AUTH only after STARTTLS, and
 //! local delivery through Postfix's own sendmail.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 
+use outmail_testkit::{Pki, PostfixPeer, profile, run, smtp_draft};
 use outmail_types::diagnosis::Outcome;
-use support::{Pki, PostfixPeer, profile, run, smtp_draft};
 
 const USER: &str = "relay@example.test";
 const PASSWORD: &str = "Postfix-pw-1";

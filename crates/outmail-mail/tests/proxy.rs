@@ -2,13 +2,11 @@
 //! and microsocks (SOCKS5, with and without a password), STARTTLS through the tunnel, and the
 //! proxy's own refusals.
 
-mod support;
-
-use outmail_types::diagnosis::{Outcome, Stage};
-use support::fault;
-use support::{
+use outmail_testkit::fault;
+use outmail_testkit::{
     Pki, ProxyPeer, ServerCert, SmtpPeer, arg, profile, reason, run, smtp_draft, with_proxy,
 };
+use outmail_types::diagnosis::{Outcome, Stage};
 
 const NO_AUTH: &str = r#"{"kind": "none"}"#;
 

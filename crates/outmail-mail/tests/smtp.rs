@@ -1,16 +1,16 @@
 //! SMTP against real peers (aiosmtpd from Debian, tinyproxy, microsocks) and scripted fault
 //! peers: every security mode and auth mechanism, and every SMTP remedy provoked once.
 
-mod support;
-
 use outmail_mail::Trace;
 use outmail_mail::message::Letter;
 use outmail_mail::transport::Secrets;
 use outmail_mail::transport::Transport;
+use outmail_testkit::fault::{self, Script};
+use outmail_testkit::{
+    Pki, ServerCert, SmtpPeer, arg, profile, quick_timeouts, reason, run, smtp_draft,
+};
 use outmail_types::diagnosis::{Direction, Outcome, Stage, StageStatus, TestReport};
 use outmail_types::{Mailbox, ProfileSpec};
-use support::fault::{self, Script};
-use support::{Pki, ServerCert, SmtpPeer, arg, profile, quick_timeouts, reason, run, smtp_draft};
 
 const NO_AUTH: &str = r#"{"kind": "none"}"#;
 

@@ -1,6 +1,7 @@
 //! The outmail server: settings, the HTTP router (REST API and the server-rendered UI), and the
 //! lifecycle of a running instance.
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod cli;

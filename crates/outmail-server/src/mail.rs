@@ -147,7 +147,7 @@ fn rotation_sink(store: Store, profile_id: String, spec: ProfileSpec) -> Refresh
         let profile_id = profile_id.clone();
         let destination = spec.destination(slot);
         Box::pin(async move {
-            let plaintext = outmail_store::SecretString::from(token.expose().to_owned());
+            let plaintext = outmail_store::Plaintext::from(token.expose().to_owned());
             match store
                 .replace_secret(&profile_id, slot.path(), &destination, &plaintext)
                 .await

@@ -89,9 +89,9 @@ async fn rotate_key(config: Config) -> anyhow::Result<()> {
 
 async fn create_admin(config: Config, email: &str, role: &str) -> anyhow::Result<()> {
     let password = read_new_password()?;
-    let (email, hash) = outmail_server::api::access::new_account(email, password)
+    let (email, hash) = outmail_server::accounts::new_account(email, password)
         .await
-        .map_err(|failure| anyhow::anyhow!(describe_failure(failure)))?;
+        .map_err(|refusal| anyhow::anyhow!(refusal.describe()))?;
     let store = outmail_server::serve::open_store(&config).await?;
     let created = store.create_admin(&email, role, &hash).await;
     store.close().await;
@@ -107,50 +107,31 @@ async fn create_admin(config: Config, email: &str, role: &str) -> anyhow::Result
     }
 }
 
-/// The reasons an account was refused, one line per field.
-fn describe_failure(failure: outmail_server::api::error::ApiFailure) -> String {
-    match failure {
-        outmail_server::api::error::ApiFailure::Client { error, .. }
-            if !error.fields.is_empty() =>
-        {
-            error
-                .fields
-                .iter()
-                .flat_map(|(field, errors)| {
-                    errors
-                        .iter()
-                        .map(move |e| format!("{field}: {}", e.message))
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        }
-        outmail_server::api::error::ApiFailure::Client { error, .. } => error.message,
-        other => format!("{other:?}"),
-    }
-}
-
 /// The new password: asked twice without echo on a terminal, else the first line of stdin
 /// (for scripts: `printf '%s\n' "$PASSWORD" | outmail admin create ...`).
-fn read_new_password() -> anyhow::Result<String> {
+fn read_new_password() -> anyhow::Result<outmail_types::SecretString> {
     use std::io::IsTerminal as _;
     if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password("Password: ")?;
-        let second = rpassword::prompt_password("Repeat the password: ")?;
-        anyhow::ensure!(first == second, "the two passwords are not the same");
+        let first = outmail_types::SecretString::new(rpassword::prompt_password("Password: ")?);
+        let mut second = rpassword::prompt_password("Repeat the password: ")?;
+        let same = first.expose() == second;
+        zeroize::Zeroize::zeroize(&mut second);
+        anyhow::ensure!(same, "the two passwords are not the same");
         return Ok(first);
     }
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
-    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    let password = outmail_types::SecretString::new(line.trim_end_matches(['\r', '\n']));
+    zeroize::Zeroize::zeroize(&mut line);
     anyhow::ensure!(!password.is_empty(), "no password on standard input");
     Ok(password)
 }
 
 async fn set_password(config: Config, email: &str) -> anyhow::Result<()> {
     let password = read_new_password()?;
-    let (email, hash) = outmail_server::api::access::new_account(email, password)
+    let (email, hash) = outmail_server::accounts::new_account(email, password)
         .await
-        .map_err(|failure| anyhow::anyhow!(describe_failure(failure)))?;
+        .map_err(|refusal| anyhow::anyhow!(refusal.describe()))?;
     let store = outmail_server::serve::open_store(&config).await?;
     let result = async {
         let admin = store

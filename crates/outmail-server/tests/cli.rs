@@ -6,8 +6,7 @@ use std::{
     time::Duration,
 };
 
-#[path = "../../outmail-mail/tests/support/mod.rs"]
-mod mail_peers;
+use outmail_testkit as mail_peers;
 
 fn outmail() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_outmail"));

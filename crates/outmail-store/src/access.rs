@@ -4,7 +4,7 @@
 //! them), so reading the database never yields a credential that works.
 
 use crate::error::constraint;
-use crate::records::Page;
+use crate::records::RowPage;
 use crate::{Store, StoreError, in_write_tx, new_id, with_pool};
 
 /// An account that may sign in.
@@ -360,7 +360,11 @@ impl Store {
     }
 
     /// One page of the audit log, newest first (`page` from 1).
-    pub async fn list_audit(&self, page: u32, per_page: u32) -> Result<Page<AuditRow>, StoreError> {
+    pub async fn list_audit(
+        &self,
+        page: u32,
+        per_page: u32,
+    ) -> Result<RowPage<AuditRow>, StoreError> {
         let offset = i64::from(page.saturating_sub(1)) * i64::from(per_page);
         with_pool!(self, pool => {
             let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events")
@@ -374,7 +378,7 @@ impl Store {
             .bind(offset)
             .fetch_all(pool)
             .await?;
-            Ok(Page { items, total })
+            Ok(RowPage { items, total })
         })
     }
 

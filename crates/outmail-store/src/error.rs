@@ -14,6 +14,10 @@ pub enum StoreError {
     Conflict { field: &'static str },
     #[error("the record refers to a {referenced} that does not exist")]
     MissingReference { referenced: &'static str },
+    /// A profile other settings still name (each listed, in words): deleting it would leave
+    /// them pointing nowhere.
+    #[error("still used by {}", users.join(", "))]
+    InUse { users: Vec<String> },
     /// A `SecretChange::Keep` for a secret that was entered for another destination: the
     /// contract is that a secret is reused only while its destination is unchanged.
     #[error("the stored {slot} was entered for another destination and must be entered again")]
@@ -26,6 +30,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A stored document that its reader could not make sense of.
+    #[error("a stored document cannot be read: {0}")]
+    Unreadable(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -18,7 +18,6 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::RwLock;
 
 mod access;
-pub mod clock;
 mod error;
 mod failover;
 mod global;
@@ -28,23 +27,29 @@ mod records;
 mod routing;
 pub mod seal;
 mod tenants;
+mod transfer;
 
 pub use access::{AdminRow, ApiTokenRow, AuditRow, AuditWrite, SessionRow};
-pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::StoreError;
 pub use failover::{FailoverEvent, FailoverRow};
 pub use outbox::{
     AttemptOutcome, Enqueued, FAILED, MessageQuery, MessageRow, NewMessage, QUEUED, SENT,
     SUPPRESSED,
 };
+pub use outmail_clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use profiles::{SettingsDocuments, StoredDocument};
 pub use records::{
-    GlobalRow, MAX_PER_PAGE, Page, ProfileQuery, ProfileRow, ProfileWrite, Rotation,
-    RoutingRuleRow, RoutingRuleWrite, SecretChange, SecretStatus, SecretWrite, TenantRow,
-    TenantWrite,
+    GlobalRow, MAX_PER_PAGE, ProfileQuery, ProfileRow, ProfileWrite, Rotation, RoutingRuleRow,
+    RoutingRuleWrite, RowPage, SecretChange, SecretWrite, StoredSecret, TenantRow, TenantWrite,
 };
 pub use seal::{Keyring, SealError};
 /// Re-exported so callers name the same secret type the store hands out.
-pub use secrecy::{ExposeSecret, SecretString};
+pub use secrecy::ExposeSecret;
+/// A secret in the clear, as the store takes it to seal and gives it back opened; wiped from
+/// memory when dropped. (The API's redacting type is `outmail_types::SecretString`; the two meet
+/// only where a secret is sealed or opened.)
+pub use secrecy::SecretString as Plaintext;
+pub use transfer::ImportBatch;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -157,6 +162,58 @@ macro_rules! in_write_tx {
     };
 }
 pub(crate) use in_write_tx;
+
+/// The key of the PostgreSQL transaction-level advisory lock every settings write takes (the
+/// ASCII of "outmail"). SQLite needs none: `BEGIN IMMEDIATE` already makes its writers serial.
+pub(crate) const SETTINGS_LOCK: i64 = 0x006f_7574_6d61_696c;
+
+/// [`in_write_tx!`] for a write to the settings (global, tenants, routing rules, profiles),
+/// which name profiles inside their documents: on PostgreSQL it first takes the settings lock,
+/// so that checking a profile's references and deleting it cannot interleave with a write that
+/// adds a reference (and so leave it dangling). Outbox writes do not take it.
+macro_rules! in_settings_tx {
+    ($store:expr, $tx:ident => $body:expr) => {
+        match &$store.inner.backend {
+            $crate::Backend::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let value = $body;
+                $tx.commit().await?;
+                value
+            }
+            $crate::Backend::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind($crate::SETTINGS_LOCK)
+                    .execute(&mut *$tx)
+                    .await?;
+                let value = $body;
+                $tx.commit().await?;
+                value
+            }
+        }
+    };
+}
+pub(crate) use in_settings_tx;
+
+/// Inside an [`in_settings_tx!`]: returns `MissingReference` from the enclosing function
+/// unless every profile ID in `$ids` exists (the settings lock keeps it so until the commit).
+macro_rules! ensure_profiles_exist {
+    ($tx:ident, $ids:expr) => {
+        for id in $ids {
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM profiles WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+            if found.is_none() {
+                return Err($crate::StoreError::MissingReference {
+                    referenced: "profile",
+                });
+            }
+        }
+    };
+}
+pub(crate) use ensure_profiles_exist;
 
 impl Store {
     /// Opens `sqlite://path?mode=rwc` or `postgres://…` and brings its schema up to date.

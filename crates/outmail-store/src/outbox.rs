@@ -314,7 +314,7 @@ impl Store {
             .bind(&query.status)
             .bind(&query.tenant_id)
             .bind(query.before)
-            .bind(query.limit.clamp(1, 500))
+            .bind(crate::records::list_limit(query.limit))
             .fetch_all(pool)
             .await?)
         })

@@ -1,14 +1,16 @@
 //! Profiles and their sealed secrets: CRUD with optimistic versions, secret status, opening, and
 //! key rotation.
 
-use secrecy::SecretString;
-
 use crate::error::constraint;
 use crate::records::{
-    Page, ProfileQuery, ProfileRow, ProfileWrite, Rotation, SecretChange, SecretStatus, SecretWrite,
+    ProfileQuery, ProfileRow, ProfileWrite, Rotation, RowPage, SecretChange, SecretWrite,
+    StoredSecret,
 };
 use crate::seal::{SealError, SecretContext, sealed_key_version};
-use crate::{Store, StoreError, in_write_tx, missing_or_stale, new_id, with_pool};
+use crate::{
+    Plaintext, Store, StoreError, ensure_profiles_exist, in_settings_tx, in_write_tx,
+    missing_or_stale, new_id, with_pool,
+};
 
 /// The profile columns in `ProfileRow` order, as a literal so `concat!` can build whole queries.
 macro_rules! profile_columns {
@@ -16,6 +18,29 @@ macro_rules! profile_columns {
         "id, name, name_key, transport, target, document, version, created_at, updated_at"
     };
 }
+
+/// Inserts profile `$id` (version 1) inside the transaction `$tx` and evaluates to its row; a
+/// taken name is `Conflict { field: "name" }`. Shared by a create and an import.
+macro_rules! insert_profile {
+    ($tx:ident, $id:expr, $profile:expr, $now:expr) => {
+        sqlx::query_as::<_, $crate::records::ProfileRow>(
+            "INSERT INTO profiles (id, name, name_key, transport, target, document, version, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING \
+             id, name, name_key, transport, target, document, version, created_at, updated_at",
+        )
+        .bind($id)
+        .bind(&$profile.name)
+        .bind(&$profile.name_key)
+        .bind(&$profile.transport)
+        .bind(&$profile.target)
+        .bind(&$profile.document)
+        .bind($now)
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err($crate::error::constraint("name", "profile"))?
+    };
+}
+pub(crate) use insert_profile;
 
 /// The filter shared by the count and the page query: `$1` a LIKE pattern, `$2` a transport.
 macro_rules! profile_filter {
@@ -55,12 +80,30 @@ fn contains_pattern(needle: &str) -> String {
     pattern
 }
 
+/// Every settings document that can name a profile, as a delete's reference check reads them.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsDocuments {
+    /// `None` until the global settings are first saved.
+    pub global: Option<String>,
+    pub tenants: Vec<StoredDocument>,
+    pub routing_rules: Vec<StoredDocument>,
+    /// Every other profile (an alternate names a profile).
+    pub profiles: Vec<StoredDocument>,
+}
+
+/// One stored document and its record's ID.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredDocument {
+    pub id: String,
+    pub document: String,
+}
+
 impl Store {
     /// Profiles matching the query, ordered by name, one page of them, plus how many match.
     pub async fn list_profiles(
         &self,
         query: &ProfileQuery,
-    ) -> Result<Page<ProfileRow>, StoreError> {
+    ) -> Result<RowPage<ProfileRow>, StoreError> {
         let pattern = query.name_contains.as_deref().map(contains_pattern);
         let (limit, offset) = query.limit_offset();
         with_pool!(self, pool => {
@@ -85,7 +128,7 @@ impl Store {
             .bind(offset)
             .fetch_all(pool)
             .await?;
-            Ok(Page { items, total })
+            Ok(RowPage { items, total })
         })
     }
 
@@ -138,22 +181,9 @@ impl Store {
             })
             .collect::<Result<Vec<_>, SealError>>()?;
 
-        let row = in_write_tx!(self, tx => {
-            let row = sqlx::query_as::<_, ProfileRow>(concat!(
-                "INSERT INTO profiles (id, name, name_key, transport, target, document, version, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING ",
-                profile_columns!()
-            ))
-            .bind(&id)
-            .bind(&profile.name)
-            .bind(&profile.name_key)
-            .bind(&profile.transport)
-            .bind(&profile.target)
-            .bind(&profile.document)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(constraint("name", "profile"))?;
+        let row = in_settings_tx!(self, tx => {
+            ensure_profiles_exist!(tx, &profile.refers_to);
+            let row = insert_profile!(tx, &id, profile, now);
             for (slot, blob, destination) in &sealed {
                 sqlx::query(
                     "INSERT INTO profile_secrets (profile_id, slot, sealed, destination) \
@@ -209,7 +239,8 @@ impl Store {
             })
             .collect::<Result<Vec<_>, SealError>>()?;
 
-        let row = in_write_tx!(self, tx => {
+        let row = in_settings_tx!(self, tx => {
+            ensure_profiles_exist!(tx, &profile.refers_to);
             // The version check and the write are one statement, so two writers holding the same
             // version cannot both match: the second finds the bumped version and no row.
             let updated = sqlx::query_as::<_, ProfileRow>(concat!(
@@ -295,7 +326,7 @@ impl Store {
         id: &str,
         slot: &str,
         destination: &str,
-        plaintext: &SecretString,
+        plaintext: &Plaintext,
     ) -> Result<bool, StoreError> {
         let context = SecretContext {
             profile_id: id,
@@ -319,9 +350,40 @@ impl Store {
         Ok(updated == 1)
     }
 
-    /// Deletes a profile and (by cascade) its secrets, if `expected_version` is current.
-    pub async fn delete_profile(&self, id: &str, expected_version: i64) -> Result<(), StoreError> {
-        in_write_tx!(self, tx => {
+    /// Deletes a profile and (by cascade) its secrets, if `expected_version` is current and
+    /// `users_of` finds nothing that still names it. `users_of` reads every settings document
+    /// inside the same transaction, under the settings lock, so no reference can be added
+    /// between the check and the delete; what it lists comes back as `InUse`.
+    pub async fn delete_profile(
+        &self,
+        id: &str,
+        expected_version: i64,
+        users_of: impl FnOnce(&SettingsDocuments) -> Result<Vec<String>, String>,
+    ) -> Result<(), StoreError> {
+        in_settings_tx!(self, tx => {
+            let global: Option<String> =
+                sqlx::query_scalar("SELECT document FROM global_settings WHERE id = 1")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let documents = SettingsDocuments {
+                global,
+                tenants: sqlx::query_as("SELECT id, document FROM tenants ORDER BY id")
+                    .fetch_all(&mut *tx)
+                    .await?,
+                routing_rules: sqlx::query_as(
+                    "SELECT id, document FROM routing_rules ORDER BY priority, id",
+                )
+                .fetch_all(&mut *tx)
+                .await?,
+                profiles: sqlx::query_as("SELECT id, document FROM profiles WHERE id <> $1 ORDER BY id")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?,
+            };
+            let users = users_of(&documents).map_err(StoreError::Unreadable)?;
+            if !users.is_empty() {
+                return Err(StoreError::InUse { users });
+            }
             let deleted = sqlx::query("DELETE FROM profiles WHERE id = $1 AND version = $2")
                 .bind(id)
                 .bind(expected_version)
@@ -341,7 +403,7 @@ impl Store {
     }
 
     /// Which slots of a profile hold a secret, and for which destination; never the secret.
-    pub async fn profile_secrets(&self, id: &str) -> Result<Vec<SecretStatus>, StoreError> {
+    pub async fn profile_secrets(&self, id: &str) -> Result<Vec<StoredSecret>, StoreError> {
         with_pool!(self, pool => {
             let exists: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM profiles WHERE id = $1")
@@ -351,7 +413,7 @@ impl Store {
             if exists.is_none() {
                 return Err(StoreError::NotFound);
             }
-            Ok(sqlx::query_as::<_, SecretStatus>(
+            Ok(sqlx::query_as::<_, StoredSecret>(
                 "SELECT slot, destination FROM profile_secrets WHERE profile_id = $1 ORDER BY slot",
             )
             .bind(id)
@@ -361,11 +423,7 @@ impl Store {
     }
 
     /// Decrypts one secret; `None` when the profile has nothing in that slot.
-    pub async fn open_secret(
-        &self,
-        id: &str,
-        slot: &str,
-    ) -> Result<Option<SecretString>, StoreError> {
+    pub async fn open_secret(&self, id: &str, slot: &str) -> Result<Option<Plaintext>, StoreError> {
         let stored: Option<(Vec<u8>, String)> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT sealed, destination FROM profile_secrets \

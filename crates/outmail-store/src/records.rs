@@ -4,10 +4,14 @@
 //! are unix milliseconds (UTC) in an `i64`: the same native integer on both backends, sortable,
 //! and free of string-format drift between SQLite and PostgreSQL.
 
-use secrecy::SecretString;
+use crate::Plaintext;
 
-/// The largest page [`ProfileQuery`] returns; bigger requests are cut to it.
-pub const MAX_PER_PAGE: u32 = 500;
+/// The most records one list call returns (a [`ProfileQuery`] page, a delivery log read): the
+/// API's page limit, see `outmail_types::settings::ListQuery::MAX_PER_PAGE`. The caller enforces
+/// that limit (the server refuses or cuts a larger request before it asks); the store, which does
+/// not depend on `outmail-types`, holds the same number only so that no call can read an
+/// unbounded list. A larger value here would be a second, different limit.
+pub const MAX_PER_PAGE: u32 = 200;
 
 /// A mail-server profile as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -36,13 +40,15 @@ pub struct ProfileWrite {
     /// See [`ProfileRow::target`].
     pub target: String,
     pub document: String,
+    /// The profiles the document names (its alternate): each must exist when it is written.
+    pub refers_to: Vec<String>,
 }
 
 /// A secret given with a new profile.
 #[derive(Debug)]
 pub struct SecretWrite {
     pub slot: String,
-    pub plaintext: SecretString,
+    pub plaintext: Plaintext,
     /// The fingerprint of the destination the secret was entered for.
     pub destination: String,
 }
@@ -61,7 +67,7 @@ pub enum SecretChange {
 
 /// Which secret slots a profile has filled, and for which destination; never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SecretStatus {
+pub struct StoredSecret {
     pub slot: String,
     pub destination: String,
 }
@@ -97,9 +103,14 @@ impl ProfileQuery {
     }
 }
 
+/// `limit` held to `1..=MAX_PER_PAGE`, for list calls that take a bare limit.
+pub(crate) fn list_limit(limit: i64) -> i64 {
+    limit.clamp(1, i64::from(MAX_PER_PAGE))
+}
+
 /// One page of results and the number of all matching records.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page<T> {
+pub struct RowPage<T> {
     pub items: Vec<T>,
     pub total: i64,
 }
@@ -129,6 +140,8 @@ pub struct TenantRow {
 pub struct TenantWrite {
     pub name: String,
     pub document: String,
+    /// The profiles the document names: each must exist when it is written.
+    pub refers_to: Vec<String>,
 }
 
 /// A routing rule; lists put lower priorities first.
@@ -147,6 +160,8 @@ pub struct RoutingRuleRow {
 pub struct RoutingRuleWrite {
     pub priority: i64,
     pub document: String,
+    /// The profiles the document names: each must exist when it is written.
+    pub refers_to: Vec<String>,
 }
 
 /// What [`crate::Store::rotate_key`] did.
@@ -154,4 +169,35 @@ pub struct RoutingRuleWrite {
 pub struct Rotation {
     pub new_version: u32,
     pub resealed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_page_is_held_to_one_through_the_api_page_limit() {
+        let page = |page, per_page| {
+            ProfileQuery {
+                page,
+                per_page,
+                ..ProfileQuery::default()
+            }
+            .limit_offset()
+        };
+        assert_eq!(page(3, 50), (50, 100));
+        assert_eq!(page(0, 0), (1, 0));
+        assert_eq!(page(2, MAX_PER_PAGE), (200, 200));
+        assert_eq!(page(2, MAX_PER_PAGE + 1), (200, 200));
+        assert_eq!(page(1, u32::MAX), (200, 0));
+    }
+
+    #[test]
+    fn a_delivery_log_read_is_held_to_one_through_the_api_page_limit() {
+        assert_eq!(list_limit(100), 100);
+        assert_eq!(list_limit(0), 1);
+        assert_eq!(list_limit(-5), 1);
+        assert_eq!(list_limit(500), 200);
+        assert_eq!(list_limit(i64::MAX), 200);
+    }
 }

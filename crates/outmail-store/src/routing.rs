@@ -1,13 +1,35 @@
 //! Routing rules: CRUD with optimistic versions, listed by priority.
 
 use crate::records::{RoutingRuleRow, RoutingRuleWrite};
-use crate::{Store, StoreError, in_write_tx, missing_or_stale, new_id, with_pool};
+use crate::{
+    Store, StoreError, ensure_profiles_exist, in_settings_tx, in_write_tx, missing_or_stale,
+    new_id, with_pool,
+};
 
 macro_rules! rule_columns {
     () => {
         "id, priority, document, version, created_at, updated_at"
     };
 }
+
+/// Inserts routing rule `$id` (version 1) inside the transaction `$tx` and evaluates to its
+/// row. Shared by a create and an import.
+macro_rules! insert_rule {
+    ($tx:ident, $id:expr, $rule:expr, $now:expr) => {
+        sqlx::query_as::<_, $crate::records::RoutingRuleRow>(
+            "INSERT INTO routing_rules (id, priority, document, version, created_at, \
+             updated_at) VALUES ($1, $2, $3, 1, $4, $4) \
+             RETURNING id, priority, document, version, created_at, updated_at",
+        )
+        .bind($id)
+        .bind($rule.priority)
+        .bind(&$rule.document)
+        .bind($now)
+        .fetch_one(&mut *$tx)
+        .await?
+    };
+}
+pub(crate) use insert_rule;
 
 impl Store {
     /// Every routing rule, lowest priority first (ties by id, so the order is stable).
@@ -44,18 +66,9 @@ impl Store {
     ) -> Result<RoutingRuleRow, StoreError> {
         let id = new_id();
         let now = self.now_ms();
-        let row = in_write_tx!(self, tx => {
-            sqlx::query_as::<_, RoutingRuleRow>(concat!(
-                "INSERT INTO routing_rules (id, priority, document, version, created_at, \
-                 updated_at) VALUES ($1, $2, $3, 1, $4, $4) RETURNING ",
-                rule_columns!()
-            ))
-            .bind(&id)
-            .bind(rule.priority)
-            .bind(&rule.document)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?
+        let row = in_settings_tx!(self, tx => {
+            ensure_profiles_exist!(tx, &rule.refers_to);
+            insert_rule!(tx, &id, rule, now)
         });
         Ok(row)
     }
@@ -67,7 +80,8 @@ impl Store {
         rule: &RoutingRuleWrite,
     ) -> Result<RoutingRuleRow, StoreError> {
         let now = self.now_ms();
-        let row = in_write_tx!(self, tx => {
+        let row = in_settings_tx!(self, tx => {
+            ensure_profiles_exist!(tx, &rule.refers_to);
             let updated = sqlx::query_as::<_, RoutingRuleRow>(concat!(
                 "UPDATE routing_rules SET priority = $3, document = $4, version = version + 1, \
                  updated_at = $5 WHERE id = $1 AND version = $2 RETURNING ",

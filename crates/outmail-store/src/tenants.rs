@@ -1,14 +1,36 @@
 //! Tenants, keyed by slug: CRUD with optimistic versions.
 
-use crate::error::constraint;
 use crate::records::{TenantRow, TenantWrite};
-use crate::{Store, StoreError, in_write_tx, missing_or_stale, with_pool};
+use crate::{
+    Store, StoreError, ensure_profiles_exist, in_settings_tx, in_write_tx, missing_or_stale,
+    with_pool,
+};
 
 macro_rules! tenant_columns {
     () => {
         "id, name, document, version, created_at, updated_at"
     };
 }
+
+/// Inserts tenant `$id` (version 1) inside the transaction `$tx` and evaluates to its row; a
+/// taken slug is `Conflict { field: "id" }`. Shared by a create and an import.
+macro_rules! insert_tenant {
+    ($tx:ident, $id:expr, $tenant:expr, $now:expr) => {
+        sqlx::query_as::<_, $crate::records::TenantRow>(
+            "INSERT INTO tenants (id, name, document, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, 1, $4, $4) \
+             RETURNING id, name, document, version, created_at, updated_at",
+        )
+        .bind($id)
+        .bind(&$tenant.name)
+        .bind(&$tenant.document)
+        .bind($now)
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err($crate::error::constraint("id", "tenant"))?
+    };
+}
+pub(crate) use insert_tenant;
 
 impl Store {
     /// Every tenant, ordered by slug.
@@ -46,19 +68,9 @@ impl Store {
         tenant: &TenantWrite,
     ) -> Result<TenantRow, StoreError> {
         let now = self.now_ms();
-        let row = in_write_tx!(self, tx => {
-            sqlx::query_as::<_, TenantRow>(concat!(
-                "INSERT INTO tenants (id, name, document, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 1, $4, $4) RETURNING ",
-                tenant_columns!()
-            ))
-            .bind(id)
-            .bind(&tenant.name)
-            .bind(&tenant.document)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(constraint("id", "tenant"))?
+        let row = in_settings_tx!(self, tx => {
+            ensure_profiles_exist!(tx, &tenant.refers_to);
+            insert_tenant!(tx, id, tenant, now)
         });
         Ok(row)
     }
@@ -70,7 +82,8 @@ impl Store {
         tenant: &TenantWrite,
     ) -> Result<TenantRow, StoreError> {
         let now = self.now_ms();
-        let row = in_write_tx!(self, tx => {
+        let row = in_settings_tx!(self, tx => {
+            ensure_profiles_exist!(tx, &tenant.refers_to);
             let updated = sqlx::query_as::<_, TenantRow>(concat!(
                 "UPDATE tenants SET name = $3, document = $4, version = version + 1, \
                  updated_at = $5 WHERE id = $1 AND version = $2 RETURNING ",

@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 
 use outmail_store::seal::sealed_key_version;
 use outmail_store::{
-    ExposeSecret, ProfileQuery, ProfileRow, ProfileWrite, RoutingRuleWrite, SealError,
-    SecretChange, SecretStatus, SecretString, SecretWrite, Store, StoreError, TenantWrite,
+    ExposeSecret, ImportBatch, Plaintext, ProfileQuery, ProfileRow, ProfileWrite, RoutingRuleWrite,
+    SealError, SecretChange, SecretWrite, SettingsDocuments, Store, StoreError, StoredSecret,
+    TenantWrite,
 };
 use support::Harness;
 
@@ -30,7 +31,16 @@ on_both_backends!(
     routing_rules_are_listed_by_priority_and_updated_with_versions,
     concurrent_updates_with_the_same_version_let_exactly_one_win,
     concurrent_first_saves_of_the_global_settings_let_exactly_one_win,
+    a_profile_still_named_by_a_setting_is_not_deleted,
+    a_setting_cannot_name_a_profile_that_does_not_exist,
+    a_reference_racing_a_delete_never_dangles,
+    an_import_that_fails_half_way_writes_nothing,
 );
+
+/// A delete's reference check that finds nobody.
+fn no_users(_: &SettingsDocuments) -> Result<Vec<String>, String> {
+    Ok(Vec::new())
+}
 
 fn profile(name: &str, transport: &str) -> ProfileWrite {
     ProfileWrite {
@@ -39,13 +49,14 @@ fn profile(name: &str, transport: &str) -> ProfileWrite {
         transport: transport.to_owned(),
         target: format!("{name}.example:587 (starttls)"),
         document: format!(r#"{{"name":"{name}"}}"#),
+        refers_to: Vec::new(),
     }
 }
 
 fn secret(slot: &str, plaintext: &str, destination: &str) -> SecretWrite {
     SecretWrite {
         slot: slot.to_owned(),
-        plaintext: SecretString::from(plaintext),
+        plaintext: Plaintext::from(plaintext),
         destination: destination.to_owned(),
     }
 }
@@ -288,14 +299,14 @@ async fn a_delete_with_a_stale_version_is_refused(h: &Harness) {
         .update_profile(&created.id, 1, &profile("Relay", "smtp"), vec![])
         .await
         .expect("update");
-    let stale = h.store.delete_profile(&created.id, 1).await;
+    let stale = h.store.delete_profile(&created.id, 1, no_users).await;
     assert!(
         matches!(stale, Err(StoreError::VersionMismatch { current: 2 })),
         "{stale:?}"
     );
     h.store.get_profile(&created.id).await.expect("still there");
     h.store
-        .delete_profile(&created.id, 2)
+        .delete_profile(&created.id, 2, no_users)
         .await
         .expect("delete with the current version");
     assert!(matches!(
@@ -303,7 +314,7 @@ async fn a_delete_with_a_stale_version_is_refused(h: &Harness) {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        h.store.delete_profile(&created.id, 2).await,
+        h.store.delete_profile(&created.id, 2, no_users).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -321,7 +332,7 @@ async fn unknown_ids_are_not_found(h: &Harness) {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        h.store.delete_profile(id, 1).await,
+        h.store.delete_profile(id, 1, no_users).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
@@ -365,11 +376,11 @@ async fn secrets_can_be_set_kept_and_cleared(h: &Harness) {
     assert_eq!(
         h.store.profile_secrets(id).await.expect("status"),
         [
-            SecretStatus {
+            StoredSecret {
                 slot: "client_secret".into(),
                 destination: "login.example/tenant/client".into()
             },
-            SecretStatus {
+            StoredSecret {
                 slot: "password".into(),
                 destination: "smtp.example:587/starttls/basic/alice".into()
             },
@@ -658,7 +669,10 @@ async fn deleting_a_profile_deletes_its_secrets(h: &Harness) {
         h.scalar("SELECT COUNT(*) FROM profile_secrets", &[]).await,
         3
     );
-    h.store.delete_profile(&doomed.id, 1).await.expect("delete");
+    h.store
+        .delete_profile(&doomed.id, 1, no_users)
+        .await
+        .expect("delete");
     assert_eq!(
         h.scalar(
             "SELECT COUNT(*) FROM profile_secrets WHERE profile_id = $1",
@@ -677,6 +691,7 @@ async fn tenants_are_created_updated_and_deleted_with_versions(h: &Harness) {
     let write = |name: &str| TenantWrite {
         name: name.to_owned(),
         document: format!(r#"{{"profile":"{name}"}}"#),
+        refers_to: Vec::new(),
     };
     let acme = h
         .store
@@ -734,30 +749,30 @@ async fn the_global_settings_start_absent_and_save_with_versions(h: &Harness) {
     let fresh = h.store.get_global().await.expect("get");
     assert_eq!((fresh.document, fresh.version), (None, 0));
     assert!(matches!(
-        h.store.put_global(1, r#"{"enabled":true}"#).await,
+        h.store.put_global(1, r#"{"enabled":true}"#, &[]).await,
         Err(StoreError::VersionMismatch { current: 0 })
     ));
 
     let first = h
         .store
-        .put_global(0, r#"{"enabled":true}"#)
+        .put_global(0, r#"{"enabled":true}"#, &[])
         .await
         .expect("first save");
     assert_eq!(first.version, 1);
     assert_eq!(first.document.as_deref(), Some(r#"{"enabled":true}"#));
     assert!(matches!(
-        h.store.put_global(0, "{}").await,
+        h.store.put_global(0, "{}", &[]).await,
         Err(StoreError::VersionMismatch { current: 1 })
     ));
 
     let second = h
         .store
-        .put_global(1, r#"{"enabled":false}"#)
+        .put_global(1, r#"{"enabled":false}"#, &[])
         .await
         .expect("second save");
     assert_eq!(second.version, 2);
     assert!(matches!(
-        h.store.put_global(1, "{}").await,
+        h.store.put_global(1, "{}", &[]).await,
         Err(StoreError::VersionMismatch { current: 2 })
     ));
     assert_eq!(h.store.get_global().await.expect("get"), second);
@@ -767,6 +782,7 @@ async fn routing_rules_are_listed_by_priority_and_updated_with_versions(h: &Harn
     let rule = |priority: i64, document: &str| RoutingRuleWrite {
         priority,
         document: document.to_owned(),
+        refers_to: Vec::new(),
     };
     let late = h
         .store
@@ -862,7 +878,7 @@ async fn concurrent_first_saves_of_the_global_settings_let_exactly_one_win(h: &H
     let writers: Vec<_> = (0..6)
         .map(|n| {
             let store = h.store.clone();
-            tokio::spawn(async move { store.put_global(0, &format!(r#"{{"n":{n}}}"#)).await })
+            tokio::spawn(async move { store.put_global(0, &format!(r#"{{"n":{n}}}"#), &[]).await })
         })
         .collect();
     let mut documents = BTreeSet::new();
@@ -881,4 +897,205 @@ async fn concurrent_first_saves_of_the_global_settings_let_exactly_one_win(h: &H
         h.store.get_global().await.expect("get").document,
         documents.into_iter().next().flatten()
     );
+}
+
+/// A reference check in the style of the server's: who names `id` in their document.
+fn naming(id: &str) -> impl FnOnce(&SettingsDocuments) -> Result<Vec<String>, String> + '_ {
+    move |documents| {
+        let mut users = Vec::new();
+        if documents.global.as_deref().is_some_and(|d| d.contains(id)) {
+            users.push("the global settings".to_owned());
+        }
+        for (kind, list) in [
+            ("tenant", &documents.tenants),
+            ("routing rule", &documents.routing_rules),
+            ("profile", &documents.profiles),
+        ] {
+            for stored in list.iter().filter(|s| s.document.contains(id)) {
+                users.push(format!("{kind} {}", stored.id));
+            }
+        }
+        Ok(users)
+    }
+}
+
+fn tenant_naming(profile_id: &str) -> TenantWrite {
+    TenantWrite {
+        name: "Acme".to_owned(),
+        document: format!(r#"{{"profile":"{profile_id}"}}"#),
+        refers_to: vec![profile_id.to_owned()],
+    }
+}
+
+async fn a_profile_still_named_by_a_setting_is_not_deleted(h: &Harness) {
+    let used = h
+        .store
+        .create_profile(&profile("Used", "smtp"), Vec::new())
+        .await
+        .unwrap();
+    h.store
+        .create_tenant("acme", &tenant_naming(&used.id))
+        .await
+        .unwrap();
+    let refused = h.store.delete_profile(&used.id, 1, naming(&used.id)).await;
+    match refused {
+        Err(StoreError::InUse { users }) => assert_eq!(users, ["tenant acme"]),
+        other => panic!("{other:?}"),
+    }
+    assert!(h.store.get_profile(&used.id).await.is_ok());
+    let unreadable = h
+        .store
+        .delete_profile(&used.id, 1, |_| Err("not JSON".to_owned()))
+        .await;
+    assert!(
+        matches!(unreadable, Err(StoreError::Unreadable(_))),
+        "{unreadable:?}"
+    );
+}
+
+async fn a_setting_cannot_name_a_profile_that_does_not_exist(h: &Harness) {
+    let missing = || {
+        Err::<(), _>(StoreError::MissingReference {
+            referenced: "profile",
+        })
+    };
+    let gone = "7d1c6c52-0000-4000-8000-000000000000".to_owned();
+    let tenant = h.store.create_tenant("acme", &tenant_naming(&gone)).await;
+    assert_eq!(
+        tenant.map(|_| ()).map_err(|e| e.to_string()),
+        missing().map_err(|e| e.to_string())
+    );
+    let rule = RoutingRuleWrite {
+        priority: 1,
+        document: "{}".to_owned(),
+        refers_to: vec![gone.clone()],
+    };
+    assert!(matches!(
+        h.store.create_routing_rule(&rule).await,
+        Err(StoreError::MissingReference { .. })
+    ));
+    assert!(matches!(
+        h.store
+            .put_global(0, "{}", std::slice::from_ref(&gone))
+            .await,
+        Err(StoreError::MissingReference { .. })
+    ));
+    let mut alternate = profile("With a lost alternate", "smtp");
+    alternate.refers_to = vec![gone];
+    assert!(matches!(
+        h.store.create_profile(&alternate, Vec::new()).await,
+        Err(StoreError::MissingReference { .. })
+    ));
+    assert_eq!(h.store.list_tenants().await.unwrap().len(), 0);
+}
+
+/// A tenant pointed at a profile while the profile is deleted: afterwards either the profile
+/// is there, or nothing names it. Without one lock around the delete's check and the write,
+/// the tenant can end up naming a profile that is gone.
+async fn a_reference_racing_a_delete_never_dangles(h: &Harness) {
+    h.store
+        .create_tenant(
+            "acme",
+            &TenantWrite {
+                name: "Acme".to_owned(),
+                document: "{}".to_owned(),
+                refers_to: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    for round in 0..20 {
+        let name = format!("Contested {round}");
+        let contested = h
+            .store
+            .create_profile(&profile(&name, "smtp"), Vec::new())
+            .await
+            .unwrap();
+        let tenant_version = h.store.get_tenant("acme").await.unwrap().version;
+        let (store_a, store_b) = (h.store.clone(), h.store.clone());
+        let id = contested.id.clone();
+        let pointing = tokio::spawn(async move {
+            store_a
+                .update_tenant("acme", tenant_version, &tenant_naming(&id))
+                .await
+                .map(|_| ())
+        });
+        let id = contested.id.clone();
+        let deleting =
+            tokio::spawn(async move { store_b.delete_profile(&id, 1, naming(&id)).await });
+        let (pointed, deleted) = (pointing.await.unwrap(), deleting.await.unwrap());
+        let profile_exists = h.store.get_profile(&contested.id).await.is_ok();
+        let tenant = h.store.get_tenant("acme").await.unwrap();
+        let named = tenant.document.contains(&contested.id);
+        assert!(
+            profile_exists || !named,
+            "round {round}: the tenant names a deleted profile ({pointed:?}, {deleted:?})"
+        );
+        // Point the tenant away again for the next round.
+        h.store
+            .update_tenant(
+                "acme",
+                tenant.version,
+                &TenantWrite {
+                    name: "Acme".to_owned(),
+                    document: "{}".to_owned(),
+                    refers_to: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+}
+
+async fn an_import_that_fails_half_way_writes_nothing(h: &Harness) {
+    h.store
+        .create_tenant(
+            "taken",
+            &TenantWrite {
+                name: "Already here".to_owned(),
+                document: "{}".to_owned(),
+                refers_to: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let (first, second) = (
+        "11111111-1111-4111-8111-111111111111".to_owned(),
+        "22222222-2222-4222-8222-222222222222".to_owned(),
+    );
+    let mut with_alternate = profile("Imported primary", "smtp");
+    with_alternate.refers_to = vec![second.clone()];
+    let mut batch = ImportBatch {
+        profiles: vec![
+            (first.clone(), with_alternate),
+            (second.clone(), profile("Imported backup", "smtp")),
+        ],
+        tenants: vec![
+            ("fresh".to_owned(), tenant_naming(&first)),
+            ("taken".to_owned(), tenant_naming(&second)),
+        ],
+        routing_rules: Vec::new(),
+        global: format!(r#"{{"default":"{first}"}}"#),
+        global_version: 0,
+        global_refers_to: vec![first.clone()],
+    };
+    // The second tenant's slug is taken: the profiles and the first tenant written before it
+    // must not stay.
+    let clash = h.store.import(&batch).await;
+    assert!(
+        matches!(clash, Err(StoreError::Conflict { field: "id" })),
+        "{clash:?}"
+    );
+    assert!(h.store.all_profiles().await.unwrap().is_empty());
+    assert_eq!(h.store.list_tenants().await.unwrap().len(), 1);
+    assert_eq!(h.store.get_global().await.unwrap().version, 0);
+
+    batch.tenants.pop();
+    h.store
+        .import(&batch)
+        .await
+        .expect("the import without the clash");
+    assert_eq!(h.store.all_profiles().await.unwrap().len(), 2);
+    assert_eq!(h.store.list_tenants().await.unwrap().len(), 2);
+    assert_eq!(h.store.get_global().await.unwrap().version, 1);
 }

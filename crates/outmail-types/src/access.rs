@@ -1,6 +1,7 @@
 //! Who may do what: admin accounts and their roles, the signed-in session, API tokens and their
 //! scopes, and the audit log, as the API shows them to the server and the UI alike.
 
+use crate::secret::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// What a signed-in person may do.
@@ -68,7 +69,8 @@ pub fn password_problem(password: &str) -> Option<String> {
 pub struct LoginRequest {
     #[cfg_attr(feature = "openapi", schema(example = "admin@example.com"))]
     pub email: String,
-    pub password: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
+    pub password: SecretString,
 }
 
 /// The body of `POST /api/v1/setup`: the first admin, with the one-time setup token the
@@ -77,10 +79,12 @@ pub struct LoginRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetupRequest {
-    pub token: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
+    pub token: SecretString,
     #[cfg_attr(feature = "openapi", schema(example = "admin@example.com"))]
     pub email: String,
-    pub password: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
+    pub password: SecretString,
 }
 
 /// The signed-in person, as `GET /api/v1/session` answers.
@@ -202,7 +206,8 @@ pub struct CreatedApiToken {
     #[serde(flatten)]
     pub view: ApiTokenView,
     /// Send it as `Authorization: Bearer <token>`. It is stored only as a hash: copy it now.
-    pub token: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub token: SecretString,
 }
 
 /// One entry of the audit log.
@@ -228,6 +233,41 @@ pub struct AuditEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_requests_never_reach_debug_output() {
+        let login: LoginRequest =
+            serde_json::from_str(r#"{"email":"ops@example.com","password":"hunter2-canary"}"#)
+                .unwrap();
+        let setup = SetupRequest {
+            token: "setup-canary".into(),
+            email: "ops@example.com".into(),
+            password: "hunter2-canary".into(),
+        };
+        let created = CreatedApiToken {
+            view: ApiTokenView {
+                id: "t1".into(),
+                name: "deploy".into(),
+                prefix: "om_abcd".into(),
+                scopes: Vec::new(),
+                created_at: 0,
+                created_by: "cli".into(),
+                last_used_at: None,
+            },
+            token: "om_token-canary".into(),
+        };
+        for debug in [
+            format!("{login:?}"),
+            format!("{setup:?}"),
+            format!("{created:?}"),
+        ] {
+            assert!(!debug.contains("canary"), "{debug}");
+        }
+        // The wire form is unchanged: the secret is a plain string.
+        let wire = serde_json::to_value(&created).unwrap();
+        assert_eq!(wire["token"], "om_token-canary");
+        assert_eq!(login.password.expose(), "hunter2-canary");
+    }
 
     #[test]
     fn names_round_trip() {

@@ -145,7 +145,7 @@ impl RsaNumbers {
 
 /// One X.509 certificate, parsed from PEM. Serialised as its canonical PEM text.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct CertificatePem {
     pem: String,
     subject: String,

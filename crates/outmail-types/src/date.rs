@@ -24,7 +24,7 @@ error_codes!(InvalidDate {
 
 /// A day of the Gregorian calendar, `YYYY-MM-DD` in JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct Date {
     year: i32,
     month: u32,
@@ -119,6 +119,8 @@ impl TryFrom<String> for Date {
         Date::parse(&value)
     }
 }
+
+coded_try_from!(Date, String);
 
 impl From<Date> for String {
     fn from(date: Date) -> String {

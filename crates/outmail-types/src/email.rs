@@ -88,7 +88,7 @@ error_codes!(InvalidEmailAddress {
 /// punycode via [`EmailAddress::ascii_domain`]. Two addresses are equal when local part and
 /// punycode domain are.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct EmailAddress {
     local: String,
     /// As shown: lowercase ASCII, or the Unicode form when an IDN was typed.
@@ -257,6 +257,8 @@ impl TryFrom<String> for EmailAddress {
     }
 }
 
+coded_try_from!(EmailAddress, String);
+
 impl From<EmailAddress> for String {
     fn from(a: EmailAddress) -> String {
         a.to_string()
@@ -299,7 +301,7 @@ impl crate::error::ErrorCode for InvalidMailbox {
 /// RFC 5322 for any name and parses back to the same value. (Encoding a non-ASCII name as an
 /// RFC 2047 word is the mail library's job when it writes the header.)
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct Mailbox {
     name: Option<DisplayName>,
     address: EmailAddress,
@@ -462,6 +464,8 @@ impl TryFrom<String> for Mailbox {
         Self::parse_utf8(&s)
     }
 }
+
+coded_try_from!(Mailbox, String);
 
 impl From<Mailbox> for String {
     fn from(m: Mailbox) -> String {

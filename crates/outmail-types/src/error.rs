@@ -46,6 +46,75 @@ impl<E: ErrorCode> From<E> for FieldError {
     }
 }
 
+/// A [`FieldError`] carried through serde, which keeps only the text of an error.
+///
+/// `serde::de::Error::custom` takes only `Display`, serde_json keeps nothing but that text, and
+/// serde_path_to_error gives the same error back. A value that refuses its input (a newtype's
+/// parser, a secret's shape) therefore puts its code in the text, as this envelope:
+///
+/// ```text
+/// [<code>] <message>        e.g.  [out_of_range] the port must be between 1 and 65535
+/// ```
+///
+/// `<code>` is the [`ErrorCode`] (snake_case: `a-z`, `0-9`, `_`) and `<message>` the text a
+/// person reads. The envelope is written only by this type's `Display` and read only by
+/// [`SerdeEnvelope::parse`], which the server calls on the text of a serde error (without
+/// serde_json's " at line L column C"). No message of serde or serde_json begins with `[`, so an
+/// envelope is never confused with one of theirs.
+///
+/// Newtypes reach it through [`Coded`]; a hand-written `Deserialize` calls
+/// [`SerdeEnvelope::into_error`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SerdeEnvelope(FieldError);
+
+impl SerdeEnvelope {
+    pub fn new(error: impl Into<FieldError>) -> Self {
+        let error = error.into();
+        debug_assert!(
+            is_code(&error.code),
+            "not a snake_case code: {:?}",
+            error.code
+        );
+        Self(error)
+    }
+
+    /// The field error inside the text of a serde error, or `None` when the text is not an
+    /// envelope (one of serde's own messages, or a value that gave no code).
+    pub fn parse(text: &str) -> Option<FieldError> {
+        let (code, message) = text.strip_prefix('[')?.split_once("] ")?;
+        is_code(code).then(|| FieldError::new(code, message))
+    }
+
+    /// The serde error carrying this envelope, for a hand-written `Deserialize`.
+    pub fn into_error<E: serde::de::Error>(self) -> E {
+        E::custom(self)
+    }
+}
+
+impl fmt::Display for SerdeEnvelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.0.code, self.0.message)
+    }
+}
+
+fn is_code(code: &str) -> bool {
+    !code.is_empty()
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// What a newtype is deserialised from, so that its parser's code survives serde:
+/// `#[serde(try_from = "crate::error::Coded<String>", into = "String")]`.
+///
+/// It reads exactly as `T` does (same JSON, same "invalid type" errors), and the newtype's
+/// `TryFrom<Coded<T>>` (written by `coded_try_from!`, which `string_conversions!` includes)
+/// fails with a [`SerdeEnvelope`]. Plain `try_from = "String"` would hand serde the error's
+/// `Display` alone, and the code would be lost.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Coded<T>(pub T);
+
 /// Errors keyed by dotted field path (`transport.port`, `sender.address`, `proxy.host`).
 ///
 /// On the wire this is a plain JSON object `{path: [{code, message}]}`; a `BTreeMap` keeps the
@@ -270,6 +339,72 @@ mod tests {
     fn an_invalid_enum_turns_into_a_field_error_with_code_and_message() {
         let err = FieldError::from(InvalidThing::TooLong);
         assert_eq!(err, FieldError::new("too_long", "must be shorter"));
+    }
+
+    #[test]
+    fn an_envelope_reads_back_as_the_field_error_it_carries() {
+        let error = FieldError::new("out_of_range", "the port must be between 1 and 65535");
+        let text = SerdeEnvelope::new(error.clone()).to_string();
+        assert_eq!(text, "[out_of_range] the port must be between 1 and 65535");
+        assert_eq!(SerdeEnvelope::parse(&text), Some(error));
+    }
+
+    #[test]
+    fn an_envelope_keeps_brackets_and_an_empty_message_in_the_message() {
+        for message in ["", "[x] inside", "a ] b", "ends with ]"] {
+            let error = FieldError::new("invalid", message);
+            let text = SerdeEnvelope::new(error.clone()).to_string();
+            assert_eq!(SerdeEnvelope::parse(&text), Some(error), "{text}");
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_an_envelope_has_no_field_error() {
+        for text in [
+            "unknown field `prot`, expected `port`",
+            "invalid type: string \"25\", expected u16",
+            "unsupported export version 2; this build reads version 1",
+            "[] no code",
+            "[Not Snake] message",
+            "[out_of_range]no space",
+            " [out_of_range] leading space",
+            "",
+        ] {
+            assert_eq!(SerdeEnvelope::parse(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_coded_newtype_error_survives_serde_json_with_its_code() {
+        #[derive(Debug, Deserialize)]
+        #[serde(try_from = "Coded<String>")]
+        struct Shouty;
+        impl TryFrom<Coded<String>> for Shouty {
+            type Error = SerdeEnvelope;
+            fn try_from(raw: Coded<String>) -> Result<Self, SerdeEnvelope> {
+                if raw.0 == raw.0.to_uppercase() {
+                    Ok(Shouty)
+                } else {
+                    Err(SerdeEnvelope::new(InvalidThing::TooLong))
+                }
+            }
+        }
+        assert!(serde_json::from_str::<Shouty>(r#""LOUD""#).is_ok());
+        let err = serde_json::from_str::<Shouty>(r#""quiet""#).unwrap_err();
+        let text = err.to_string();
+        let text = text
+            .strip_suffix(&format!(" at line {} column {}", err.line(), err.column()))
+            .unwrap_or(&text);
+        assert_eq!(
+            SerdeEnvelope::parse(text),
+            Some(FieldError::new("too_long", "must be shorter"))
+        );
+        // The wrong JSON type is serde's own error, as it is for a plain `String`.
+        let err = serde_json::from_str::<Shouty>("42").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid type: integer `42`, expected a string")
+        );
     }
 
     #[test]

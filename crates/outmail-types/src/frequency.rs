@@ -24,7 +24,7 @@ error_codes!(InvalidSendFrequency {
 /// Seconds within which an identical alert to the same recipient is suppressed, 0 ..= 86400.
 /// 0 turns suppression off; the default is 300 (five minutes). A JSON number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "u32")]
+#[serde(try_from = "crate::error::Coded<i64>", into = "u32")]
 pub struct SendFrequency(u32);
 
 impl SendFrequency {
@@ -74,6 +74,8 @@ impl TryFrom<i64> for SendFrequency {
         Self::from_seconds(n)
     }
 }
+
+coded_try_from!(SendFrequency, i64);
 
 impl From<SendFrequency> for u32 {
     fn from(f: SendFrequency) -> u32 {

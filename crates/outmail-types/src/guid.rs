@@ -37,7 +37,7 @@ error_codes!(InvalidGuid {
 /// A GUID, stored as 16 bytes and shown canonical lowercase hyphenated. Input is
 /// case-insensitive, braces (`{…}`, as Windows tools print them) optional.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct Guid([u8; 16]);
 
 impl Guid {

@@ -70,7 +70,7 @@ enum HostKind {
 /// A DNS name or IP address, canonical: DNS names lowercase ASCII (IDNs in punycode), IPv6
 /// without brackets. `Display` gives that form; [`Host::url_host`] adds brackets for URLs.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct Host(HostKind);
 
 impl Host {
@@ -266,7 +266,7 @@ error_codes!(InvalidPort {
 
 /// A TCP port, 1–65535. Serialised as a JSON number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "u16")]
+#[serde(try_from = "crate::error::Coded<i64>", into = "u16")]
 pub struct Port(NonZeroU16);
 
 impl Port {
@@ -311,6 +311,8 @@ impl TryFrom<i64> for Port {
             .ok_or(InvalidPort::OutOfRange)
     }
 }
+
+coded_try_from!(Port, i64);
 
 impl TryFrom<u16> for Port {
     type Error = InvalidPort;

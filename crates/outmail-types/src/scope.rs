@@ -34,7 +34,7 @@ error_codes!(InvalidScope {
 
 /// One scope token: `%x21 / %x23-5B / %x5D-7E`, i.e. visible ASCII without `"` and `\`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct Scope(String);
 
 impl Scope {
@@ -72,7 +72,7 @@ string_conversions!(Scope, InvalidScope);
 /// A non-empty list of scopes, duplicates removed (first occurrence kept), serialised as the
 /// space-separated string OAuth sends (`"https://outlook.office365.com/SMTP.Send offline_access"`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct Scopes(Vec<Scope>);
 
 impl Scopes {

@@ -3,12 +3,15 @@
 
 use std::fmt;
 
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::error::{FieldError, SerdeEnvelope};
+
 /// A secret value in memory. `Debug` prints `[redacted]`; there is no `Display`, so it cannot
-/// end up in a log line by accident. It does serialise (the UI must send a new password), so
-/// only put it in request types.
+/// end up in a log line by accident; the memory is wiped when it is dropped. It does serialise
+/// (the UI must send a new password), so only put it in request types and in the one answer that
+/// shows a new API token.
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SecretString(String);
@@ -25,6 +28,12 @@ impl SecretString {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+impl Drop for SecretString {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 
@@ -106,12 +115,16 @@ impl<'de> Deserialize<'de> for SecretInput {
             (Some(false), None) => Ok(SecretInput::Clear),
             // An empty value is accepted here and reported by validation, with its field path.
             (None, Some(v)) => Ok(SecretInput::Replace(v)),
-            (Some(_), Some(_)) => Err(D::Error::custom(
+            (Some(_), Some(_)) => Err(SerdeEnvelope::new(FieldError::new(
+                "invalid",
                 "a secret is either {\"set\": true|false} or {\"value\": \"…\"}, not both",
-            )),
-            (None, None) => Err(D::Error::custom(
+            ))
+            .into_error()),
+            (None, None) => Err(SerdeEnvelope::new(FieldError::new(
+                "invalid",
                 "a secret needs {\"set\": true|false} or {\"value\": \"…\"}",
-            )),
+            ))
+            .into_error()),
         }
     }
 }
@@ -172,9 +185,11 @@ impl Serialize for Omitted {
 
 impl<'de> Deserialize<'de> for Omitted {
     fn deserialize<D: Deserializer<'de>>(_deserializer: D) -> Result<Self, D::Error> {
-        Err(D::Error::custom(
+        Err(SerdeEnvelope::new(FieldError::new(
+            "secret_not_allowed",
             "secrets are not part of a stored or exported profile; remove the secret fields",
         ))
+        .into_error())
     }
 }
 

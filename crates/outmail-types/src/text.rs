@@ -76,7 +76,7 @@ macro_rules! text_newtype {
     ($(#[$meta:meta])* $name:ident, max = $max:expr, $check:path, trim = $trim:expr) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[serde(try_from = "crate::error::Coded<String>", into = "String")]
         pub struct $name(String);
 
         impl $name {

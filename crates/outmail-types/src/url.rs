@@ -67,7 +67,7 @@ error_codes!(InvalidUrl {
 /// An absolute `https://` URL (or `http://` to a loopback host), canonical: lowercase scheme and
 /// host, punycode host, default port dropped, non-ASCII in path/query percent-encoded.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct HttpsUrl {
     text: String,
     https: bool,

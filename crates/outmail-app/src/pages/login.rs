@@ -69,7 +69,7 @@ pub fn Login() -> impl IntoView {
         }
         let body = LoginRequest {
             email: email.get_untracked().trim().to_owned(),
-            password: password.get_untracked(),
+            password: password.get_untracked().into(),
         };
         let next = local_next(query.with_untracked(|q| q.get("next")).as_deref());
         signing_in.set(true);

@@ -107,9 +107,9 @@ pub fn Setup() -> impl IntoView {
         }
         let typed = form.get_untracked();
         let body = SetupRequest {
-            token: typed.token.trim().to_owned(),
+            token: typed.token.trim().into(),
             email: typed.email.trim().to_owned(),
-            password: typed.password,
+            password: typed.password.into(),
         };
         saving.set(true);
         problem.set(None);

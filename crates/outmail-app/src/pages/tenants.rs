@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 use outmail_types::settings::{
-    EffectiveConfiguration, Page, Source, TenantDraft, TenantProfileDraft, TenantView,
+    EffectiveConfiguration, Source, TenantDraft, TenantProfileDraft, TenantView,
 };
 use outmail_types::{FieldErrors, ProfileSummary};
 
@@ -29,14 +29,14 @@ pub fn Tenants() -> impl IntoView {
         reloads.track();
         async move {
             let tenants = api::get::<Vec<TenantView>>("/tenants").await?;
-            let profiles = api::get::<Page<ProfileSummary>>("/profiles?per_page=200").await?;
+            let profiles = api::all_profiles().await?;
             let mut rows = Vec::with_capacity(tenants.len());
             for view in tenants {
                 let path = format!("/tenants/{}/effective", view.tenant.id);
                 let effective = api::get::<EffectiveConfiguration>(&path).await;
                 rows.push(Row { view, effective });
             }
-            Ok::<_, Problem>((rows, profiles.items))
+            Ok::<_, Problem>((rows, profiles))
         }
     });
     let notice: Notice = RwSignal::new(None);

@@ -236,7 +236,7 @@ fn CreatedToken(created: RwSignal<Option<CreatedApiToken>>) -> impl IntoView {
         created.get().map(|token| {
             // Whether the last copy worked: `None` before any.
             let copied = RwSignal::new(None::<bool>);
-            let text = token.token.clone();
+            let text = token.token.expose().to_owned();
             let copy = move |_| {
                 let text = text.clone();
                 let clipboard = window().navigator().clipboard();
@@ -260,7 +260,7 @@ fn CreatedToken(created: RwSignal<Option<CreatedApiToken>>) -> impl IntoView {
                             readonly
                             spellcheck="false"
                             autocomplete="off"
-                            prop:value=token.token.clone()
+                            prop:value=token.token.expose().to_owned()
                         />
                         <button type="button" on:click=copy>
                             {move || if copied.get() == Some(true) { "Copied" } else { "Copy" }}

@@ -9,7 +9,7 @@ use axum::{
 use outmail_store::{ApiTokenRow, AuditRow};
 use outmail_types::access::{
     ApiTokenView, AuditEvent, CreatedApiToken, LoginRequest, NewApiToken, Role, SessionView,
-    SetupRequest, password_problem,
+    SetupRequest,
 };
 use outmail_types::error::{FieldError, FieldErrors};
 use outmail_types::settings::{ListQuery, Page};
@@ -190,7 +190,10 @@ pub async fn setup(
     headers: HeaderMap,
     ApiJson(request): ApiJson<SetupRequest>,
 ) -> ApiResult<Response> {
-    if !state.access.setup_token_matches(request.token.trim()) {
+    if !state
+        .access
+        .setup_token_matches(request.token.expose().trim())
+    {
         let already = state.store.admin_count().await? > 0;
         return Err(if already {
             already_set_up()
@@ -202,7 +205,8 @@ pub async fn setup(
             )
         });
     }
-    let (email, password_hash) = new_account(&request.email, request.password).await?;
+    let (email, password_hash) =
+        crate::accounts::new_account(&request.email, request.password).await?;
     let admin = state
         .store
         .create_first_admin(&email, Role::Admin.as_str(), &password_hash)
@@ -234,28 +238,6 @@ fn already_set_up() -> ApiFailure {
         "already_set_up",
         "an admin exists already: sign in instead",
     )
-}
-
-/// Checks a new account's email and password and hashes the password.
-pub async fn new_account(email: &str, password: String) -> ApiResult<(String, String)> {
-    let email = auth::normalize_email(email);
-    let mut errors = FieldErrors::default();
-    if outmail_types::EmailAddress::parse_utf8(&email).is_err() {
-        errors.add(
-            "email",
-            FieldError::new("invalid", "enter an email address"),
-        );
-    }
-    if let Some(problem) = password_problem(&password) {
-        errors.add("password", FieldError::new("weak", problem));
-    }
-    if !errors.is_empty() {
-        return Err(ApiFailure::invalid(errors));
-    }
-    let hash = auth::password::hash(password)
-        .await
-        .map_err(ApiFailure::internal)?;
-    Ok((email, hash))
 }
 
 fn token_view(row: ApiTokenRow) -> ApiTokenView {
@@ -321,7 +303,7 @@ pub async fn create_token(
     let target = format!("tokens/{}", row.id);
     let created = CreatedApiToken {
         view: token_view(row),
-        token,
+        token: token.into(),
     };
     let mut response = (StatusCode::CREATED, Json(created)).into_response();
     // The token is in this body only: no cache may keep it.

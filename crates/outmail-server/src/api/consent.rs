@@ -10,7 +10,10 @@ use axum::response::{Html, IntoResponse, Response};
 use outmail_mail::Transport;
 use outmail_mail::oauth;
 use outmail_store::SecretChange;
-use outmail_types::profile::{Auth, OAuthFlow, OAuthSettings, Transport as SpecTransport};
+use outmail_types::profile::{
+    Auth, EwsTransport, OAuthField, OAuthFlow, OAuthPlace, OAuthSettings, SmtpTransport,
+    Transport as SpecTransport,
+};
 use outmail_types::{ProfileSpec, SecretSlot};
 use serde::{Deserialize, Serialize};
 
@@ -38,7 +41,7 @@ pub async fn start(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<ConsentStarted>> {
     let profile = profiles::load(&state, &id).await?;
-    let Some((settings, mailbox, _)) = delegated(&profile.spec) else {
+    let Some((_, settings, mailbox)) = delegated(&profile.spec) else {
         return Err(ApiFailure::conflict(
             flow_field(&profile.spec),
             "not_authorization_code",
@@ -132,13 +135,13 @@ async fn finish(state: &AppState, query: Callback) -> Result<(String, String), C
             "The profile was changed while you signed in. Start the sign-in again.".to_owned(),
         ));
     }
-    let Some((settings, _, place)) = delegated(&profile.spec) else {
+    let Some((place, settings, _)) = delegated(&profile.spec) else {
         return Err(fail(
             StatusCode::CONFLICT,
             "The profile no longer uses the authorization-code flow.".to_owned(),
         ));
     };
-    let (client_secret_slot, refresh_slot) = place;
+    let (client_secret_slot, refresh_slot) = (place.client_secret(), place.refresh_token());
     let mut secrets = outmail_mail::Secrets::new();
     let client_secret = open(state, &id, client_secret_slot).await;
     if let Some(secret) = &client_secret {
@@ -150,6 +153,7 @@ async fn finish(state: &AppState, query: Callback) -> Result<(String, String), C
         secrets.insert(SecretSlot::ProxyPassword, password);
     }
     let transport = Transport::new(profile.spec.clone(), secrets, Default::default())
+        .with_clock(state.store.clock().clone())
         .with_egress(state.access.config.egress.clone());
     let explain = |e: outmail_mail::MailError| {
         let failure = e.to_failure(&transport.blame());
@@ -209,41 +213,31 @@ async fn finish(state: &AppState, query: Callback) -> Result<(String, String), C
     Ok((id, consented.mailbox))
 }
 
-/// The OAuth settings, the mailbox and the (client secret, refresh token) slots of a profile
+/// The place (which decides the secret slots), the OAuth settings and the mailbox of a profile
 /// that uses the authorization-code flow.
-fn delegated(spec: &ProfileSpec) -> Option<(&OAuthSettings, String, (SecretSlot, SecretSlot))> {
-    let (oauth, mailbox, slots) = match &spec.transport {
-        SpecTransport::Graph(graph) => (
-            &graph.oauth,
-            spec.sender.address.address().to_string(),
-            (SecretSlot::GraphClientSecret, SecretSlot::GraphRefreshToken),
-        ),
-        SpecTransport::Smtp(smtp) => match &smtp.auth {
-            Auth::OAuth2(o) => (
-                &o.oauth,
-                o.username.to_string(),
-                (SecretSlot::AuthClientSecret, SecretSlot::AuthRefreshToken),
-            ),
-            _ => return None,
-        },
-        SpecTransport::Ews(ews) => match &ews.auth {
-            Auth::OAuth2(o) => (
-                &o.oauth,
-                o.username.to_string(),
-                (SecretSlot::AuthClientSecret, SecretSlot::AuthRefreshToken),
-            ),
-            _ => return None,
-        },
-        SpecTransport::Local(_) => return None,
+fn delegated(spec: &ProfileSpec) -> Option<(OAuthPlace, &OAuthSettings, String)> {
+    let (place, oauth) = OAuthPlace::of(spec)?;
+    if !matches!(oauth.flow, OAuthFlow::AuthorizationCode { .. }) {
+        return None;
+    }
+    // The mailbox the token is for: the OAuth user name for SMTP and EWS, the sender for Graph.
+    let mailbox = match &spec.transport {
+        SpecTransport::Smtp(SmtpTransport {
+            auth: Auth::OAuth2(o),
+            ..
+        })
+        | SpecTransport::Ews(EwsTransport {
+            auth: Auth::OAuth2(o),
+            ..
+        }) => o.username.to_string(),
+        _ => spec.sender.address.address().to_string(),
     };
-    matches!(oauth.flow, OAuthFlow::AuthorizationCode { .. }).then_some((oauth, mailbox, slots))
+    Some((place, oauth, mailbox))
 }
 
+/// Where a refusal of the consent points: the grant of this transport's OAuth settings.
 fn flow_field(spec: &ProfileSpec) -> &'static str {
-    match spec.transport {
-        SpecTransport::Graph(_) => "transport.oauth.flow",
-        _ => "transport.auth.oauth.flow",
-    }
+    OAuthPlace::for_transport(spec.transport.kind()).path(OAuthField::Flow)
 }
 
 /// A stored secret for the consent's token call; one that cannot be opened is logged and left

@@ -157,6 +157,11 @@ impl From<outmail_store::StoreError> for ApiFailure {
                 "unknown_reference",
                 format!("the {referenced} referred to does not exist"),
             ),
+            StoreError::InUse { users } => Self::client(
+                StatusCode::CONFLICT,
+                "in_use",
+                format!("the profile is still used by {}", users.join(", ")),
+            ),
             StoreError::SecretDestinationChanged { slot } => Self::invalid_field(
                 &slot,
                 "destination_changed",
@@ -172,6 +177,16 @@ pub fn not_found_as(what: &str, error: outmail_store::StoreError) -> ApiFailure 
     match error {
         outmail_store::StoreError::NotFound => ApiFailure::not_found(what),
         other => other.into(),
+    }
+}
+
+/// An account the rules refused names its fields; a failed hash is a fault.
+impl From<crate::accounts::AccountRefusal> for ApiFailure {
+    fn from(refusal: crate::accounts::AccountRefusal) -> Self {
+        match refusal {
+            crate::accounts::AccountRefusal::Invalid(fields) => Self::invalid(fields),
+            crate::accounts::AccountRefusal::Fault(error) => Self::internal(error),
+        }
     }
 }
 

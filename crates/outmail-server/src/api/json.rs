@@ -6,10 +6,11 @@ use axum::{
     http::{StatusCode, header},
 };
 use outmail_types::{
-    error::{FieldError, FieldErrors},
+    error::{FieldError, FieldErrors, SerdeEnvelope},
     secret::SecretSlot,
 };
 use serde::de::DeserializeOwned;
+use serde_json::error::Category;
 
 use super::error::ApiFailure;
 
@@ -59,28 +60,36 @@ where
 
 /// Deserialises `bytes`, naming the path of the first offending field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiFailure> {
-    let malformed = |error: serde_json::Error| {
-        ApiFailure::client(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {error}"),
-        )
-    };
     // Syntax first, on its own: a type error must not hide trailing garbage, and the body's
     // tree is needed below to place errors that serde reports without their full path.
     let tree: serde_json::Value = serde_json::from_slice(bytes).map_err(malformed)?;
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut *deserializer).map_err(|error| {
         let path = dotted(error.path());
-        let message = strip_position(&error.into_inner().to_string());
-        let (code, path) = locate(&message, &path, &tree);
-        ApiFailure::invalid(FieldErrors::single(
-            path.clone(),
-            FieldError::new(code, explain(&message, &path)),
-        ))
+        let error = error.into_inner();
+        let text = text_of(&error);
+        match Mistake::of(&error, &text) {
+            Mistake::Malformed => malformed(error),
+            mistake => {
+                let path = mistake.locate(&path, &tree);
+                let message = mistake.explain(&text, &path);
+                ApiFailure::invalid(FieldErrors::single(
+                    path,
+                    FieldError::new(mistake.code(), message),
+                ))
+            }
+        }
     })?;
     deserializer.end().map_err(malformed)?;
     Ok(value)
+}
+
+fn malformed(error: serde_json::Error) -> ApiFailure {
+    ApiFailure::client(
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        format!("the body is not valid JSON: {error}"),
+    )
 }
 
 /// `profiles[0].profile` → `profiles.0.profile`, the form every field error uses.
@@ -97,86 +106,187 @@ fn dotted(path: &serde_path_to_error::Path) -> String {
         .join(".")
 }
 
-/// serde_json appends " at line L column C", which means nothing to someone filling a form.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(index) => message[..index].to_string(),
-        None => message.to_string(),
+/// The error's text without serde_json's " at line L column C", which means nothing to someone
+/// filling a form. The suffix is cut by the error's own line and column, which serde_json
+/// appends only when the line is known (errors raised inside a buffered object have none).
+fn text_of(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    if error.line() == 0 {
+        return text;
+    }
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&position) {
+        Some(bare) => bare.to_string(),
+        None => text,
     }
 }
 
-/// The message a person reads. serde quotes the offending value ("invalid type: string \"x\"")
-/// and that value may be a secret typed into the wrong shape, so values are never repeated.
-fn explain(message: &str, path: &str) -> String {
-    if SecretSlot::from_path(path).is_some() {
-        return "a secret is sent as {\"value\": \"…\"} to replace it, {\"set\": true} to keep it \
-                or {\"set\": false} to clear it"
-            .to_string();
-    }
-    for prefix in ["invalid type: ", "invalid value: "] {
-        if let Some(rest) = message.strip_prefix(prefix) {
-            let expected = rest
-                .rsplit_once(", expected ")
-                .map(|(_, e)| e)
-                .unwrap_or("another value");
-            return format!(
-                "wrong {}: expected {expected}",
-                prefix.trim_start_matches("invalid ").trim_end_matches(": ")
-            );
+/// What was wrong with the body, classified once ([`Mistake::of`]): the status, code, path and
+/// message of the answer are all decided from this, never from serde's text.
+#[derive(Debug, PartialEq)]
+enum Mistake<'t> {
+    /// Not JSON at all: bad syntax, an early end, trailing characters, nesting too deep
+    /// (serde_json's `Category::Syntax`, `Eof` or `Io`). A 400 for the whole body.
+    Malformed,
+    /// A value refused its input with its own code (a newtype's parser, a secret's shape),
+    /// carried through serde in outmail-types' [`SerdeEnvelope`].
+    Coded(FieldError),
+    /// A member the type needs is absent.
+    MissingField(&'t str),
+    /// A member the type does not have (`deny_unknown_fields`).
+    UnknownField(&'t str),
+    /// A string that names none of an enum's variants (also an internal tag such as `kind`).
+    UnknownVariant(&'t str),
+    /// A JSON value of another type; `unexpected` is serde's description of it (`string "25"`).
+    InvalidType {
+        unexpected: &'t str,
+        expected: &'t str,
+    },
+    /// The right JSON type but not a value of the type (`70000` for a `u16`).
+    InvalidValue { expected: &'t str },
+    /// Anything else serde refused with no code of its own: a wrong length, a duplicate
+    /// member, a value's own message without an envelope.
+    Other,
+}
+
+impl<'t> Mistake<'t> {
+    /// `text` is the error's text without its position ([`text_of`]).
+    fn of(error: &serde_json::Error, text: &'t str) -> Self {
+        match error.classify() {
+            Category::Syntax | Category::Eof | Category::Io => Mistake::Malformed,
+            Category::Data => match SerdeEnvelope::parse(text) {
+                Some(coded) => Mistake::Coded(coded),
+                None => serde_words(text),
+            },
         }
     }
-    message.to_string()
+
+    /// A stable code for the kind of mistake.
+    fn code(&self) -> &str {
+        match self {
+            Mistake::Malformed => "malformed_json",
+            Mistake::Coded(error) => &error.code,
+            Mistake::MissingField(_) => "required",
+            Mistake::UnknownField(_) => "unknown_field",
+            Mistake::UnknownVariant(_) => "unknown_value",
+            Mistake::InvalidType { .. } => "invalid_type",
+            Mistake::InvalidValue { .. } | Mistake::Other => "invalid",
+        }
+    }
+
+    /// The full path of the offending member, from the path serde reported.
+    ///
+    /// Inside internally tagged enums (`{"kind": "smtp", ...}`) serde buffers the object and
+    /// reports errors at the enum's own path, so the member is found in the body's tree: the
+    /// unknown key, the unknown variant's string, the value of the wrong type, or the secret.
+    fn locate(&self, path: &str, tree: &serde_json::Value) -> String {
+        let at = node_at(tree, path);
+        let object = at.filter(|node| node.is_object());
+        let found = match self {
+            Mistake::MissingField(field) => Some(join(path, field)),
+            Mistake::UnknownField(field) => {
+                if path == *field || path.ends_with(&format!(".{field}")) {
+                    Some(path.to_string())
+                } else {
+                    at.and_then(|node| find_key(node, path, field))
+                        .or_else(|| Some(join(path, field)))
+                }
+            }
+            Mistake::UnknownVariant(variant) => {
+                let target = serde_json::Value::String(variant.to_string());
+                at.and_then(|node| find_value(node, path, &|value| *value == target))
+            }
+            Mistake::InvalidType { unexpected, .. } => object
+                .and_then(|node| find_value(node, path, &|value| describes(unexpected, value))),
+            // A coded error reported at an object came from a member serde could not name.
+            // A secret in a stored or exported profile (an import) names the first secret; the
+            // other coded value read from an object is a secret with both `set` and `value`.
+            Mistake::Coded(error) if error.code == SECRET_NOT_ALLOWED => at.and_then(|node| {
+                secret_keys()
+                    .into_iter()
+                    .find_map(|key| find_key(node, path, key))
+            }),
+            Mistake::Coded(_) => at.and_then(|node| {
+                find_object(node, path, &|map| {
+                    map.contains_key("set") && map.contains_key("value")
+                })
+            }),
+            Mistake::InvalidValue { .. } | Mistake::Other | Mistake::Malformed => None,
+        };
+        found.unwrap_or_else(|| path.to_string())
+    }
+
+    /// The message a person reads. serde quotes the offending value ("invalid type: string
+    /// \"x\"") and that value may be a secret typed into the wrong shape, so values are never
+    /// repeated.
+    fn explain(&self, text: &str, path: &str) -> String {
+        if SecretSlot::from_path(path).is_some() {
+            return "a secret is sent as {\"value\": \"…\"} to replace it, {\"set\": true} to keep \
+                    it or {\"set\": false} to clear it"
+                .to_string();
+        }
+        match self {
+            Mistake::InvalidType { expected, .. } => format!("wrong type: expected {expected}"),
+            Mistake::InvalidValue { expected } => format!("wrong value: expected {expected}"),
+            Mistake::Coded(error) => error.message.clone(),
+            _ => text.to_string(),
+        }
+    }
 }
 
-/// A stable code for the kind of mistake, and the full path of the field.
+/// The code outmail-types gives a secret inside a stored or exported profile (`Omitted`).
+const SECRET_NOT_ALLOWED: &str = "secret_not_allowed";
+
+/// serde's own kinds of mistake, read from its words: the one place that reads them.
 ///
-/// Inside internally tagged enums (`{"kind": "smtp", ...}`) serde buffers the object and reports
-/// errors at the enum's own path, so the offending member is found in the body's tree: the
-/// unknown key, the unknown variant's string, or the value of the wrong type.
-fn locate(message: &str, path: &str, tree: &serde_json::Value) -> (&'static str, String) {
-    let quoted = message.split('`').nth(1).unwrap_or_default();
-    let at = node_at(tree, path);
-    if message.starts_with("missing field") {
-        ("required", join(path, quoted))
-    } else if message.starts_with("unknown field") {
-        let found = if path.ends_with(quoted) {
-            Some(path.to_string())
-        } else {
-            at.and_then(|node| find_key(node, path, quoted))
-        };
-        ("unknown_field", found.unwrap_or_else(|| join(path, quoted)))
-    } else if message.starts_with("unknown variant") {
-        let target = serde_json::Value::String(quoted.to_string());
-        let found = at.and_then(|node| find_value(node, path, &|value| *value == target));
-        ("unknown_value", found.unwrap_or_else(|| path.to_string()))
-    } else if let Some(rest) = message.strip_prefix("invalid type: ") {
-        let found = at.filter(|node| node.is_object()).and_then(|node| {
-            let described = rest.split(", expected").next().unwrap_or_default();
-            find_value(node, path, &|value| describes(described, value))
-        });
-        ("invalid_type", found.unwrap_or_else(|| path.to_string()))
-    } else if message.starts_with("secrets are not part") {
-        // A stored or exported profile (an import) never carries secrets: name the first one.
-        let found = at.and_then(|node| {
-            ["password", "client_secret", "private_key", "refresh_token"]
-                .iter()
-                .find_map(|key| find_key(node, path, key))
-        });
-        (
-            "secret_not_allowed",
-            found.unwrap_or_else(|| path.to_string()),
-        )
-    } else if message.starts_with("a secret is") {
-        // SecretInput's own refusal (both `set` and `value`): the object that has both.
-        let found = at.and_then(|node| {
-            find_object(node, path, &|map| {
-                map.contains_key("set") && map.contains_key("value")
-            })
-        });
-        ("invalid", found.unwrap_or_else(|| path.to_string()))
-    } else {
-        ("invalid", path.to_string())
+/// serde_json files every one of these under `Category::Data` and keeps nothing but the text:
+/// serde's `de::Error::missing_field`, `unknown_field` and `unknown_variant` (and serde_json's
+/// `invalid_type` and `invalid_value`) only format a message and pass it to `custom`, so the
+/// error has no kind, field or variant to ask for. The prefixes are those fixed formats
+/// ("missing field \`…\`", "unknown field \`…\`, expected …", "invalid type: …, expected …"),
+/// not words of ours; the tests below pin each one, so a serde that changed them fails there.
+fn serde_words(text: &str) -> Mistake<'_> {
+    /// `name` out of "name`, expected …" or "name`, there are no fields" or "name`".
+    fn name(rest: &str) -> &str {
+        rest.split_once("`, ")
+            .map_or(rest.strip_suffix('`').unwrap_or(rest), |(name, _)| name)
     }
+    /// `(unexpected, expected)` out of "…, expected …".
+    fn expectation(rest: &str) -> (&str, &str) {
+        rest.rsplit_once(", expected ")
+            .unwrap_or((rest, "another value"))
+    }
+    if let Some(rest) = text.strip_prefix("missing field `") {
+        Mistake::MissingField(name(rest))
+    } else if let Some(rest) = text.strip_prefix("unknown field `") {
+        Mistake::UnknownField(name(rest))
+    } else if let Some(rest) = text.strip_prefix("unknown variant `") {
+        Mistake::UnknownVariant(name(rest))
+    } else if let Some(rest) = text.strip_prefix("invalid type: ") {
+        let (unexpected, expected) = expectation(rest);
+        Mistake::InvalidType {
+            unexpected,
+            expected,
+        }
+    } else if let Some(rest) = text.strip_prefix("invalid value: ") {
+        Mistake::InvalidValue {
+            expected: expectation(rest).1,
+        }
+    } else {
+        Mistake::Other
+    }
+}
+
+/// The member names secrets are kept under (`password`, `client_secret`, …), in slot order.
+fn secret_keys() -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    for slot in SecretSlot::ALL {
+        let key = slot.path().rsplit('.').next().unwrap_or_default();
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
 }
 
 /// The path of the first object below `node` (itself included) that `matches`.
@@ -390,6 +500,231 @@ mod tests {
         assert_eq!(variant, ("transport.mode".into(), "unknown_value".into()));
         let kind = tagged_error(r#"{"transport":{"kind":"pigeon"}}"#);
         assert_eq!(kind, ("transport.kind".into(), "unknown_value".into()));
+    }
+
+    /// The classification of the error serde_json gives for `body` read as a `T`.
+    fn classified<T: DeserializeOwned + std::fmt::Debug>(body: &str, expected: Mistake<'_>) {
+        let error = serde_json::from_str::<T>(body).unwrap_err();
+        let text = text_of(&error);
+        assert_eq!(Mistake::of(&error, &text), expected, "{body}: {error}");
+    }
+
+    #[test]
+    fn broken_syntax_an_early_end_trailing_characters_and_deep_nesting_are_malformed() {
+        classified::<Outer>("nope", Mistake::Malformed);
+        classified::<Outer>(r#"{"name":"#, Mistake::Malformed);
+        classified::<Outer>("", Mistake::Malformed);
+        classified::<Outer>(r#"{"name":"a","inner":{"port":25}} x"#, Mistake::Malformed);
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        classified::<serde_json::Value>(&deep, Mistake::Malformed);
+    }
+
+    #[test]
+    fn a_missing_member_is_classified_with_its_name() {
+        classified::<Outer>(r#"{"inner":{"port":25}}"#, Mistake::MissingField("name"));
+    }
+
+    #[test]
+    fn an_unknown_member_is_classified_with_its_name() {
+        classified::<Inner>(r#"{"port":25,"prot":1}"#, Mistake::UnknownField("prot"));
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Nothing {}
+        classified::<Nothing>(r#"{"x":1}"#, Mistake::UnknownField("x"));
+    }
+
+    #[test]
+    fn an_unknown_variant_is_classified_with_its_name() {
+        classified::<Mode>(
+            r#""opportunistic""#,
+            Mistake::UnknownVariant("opportunistic"),
+        );
+        classified::<Tagged>(r#"{"kind":"pigeon"}"#, Mistake::UnknownVariant("pigeon"));
+    }
+
+    #[test]
+    fn a_value_of_another_type_is_classified_with_what_was_expected() {
+        classified::<Inner>(
+            r#"{"port":"25"}"#,
+            Mistake::InvalidType {
+                unexpected: "string \"25\"",
+                expected: "u16",
+            },
+        );
+        // A string that itself says ", expected " does not cut the description short.
+        classified::<u16>(
+            r#""a, expected b""#,
+            Mistake::InvalidType {
+                unexpected: "string \"a, expected b\"",
+                expected: "u16",
+            },
+        );
+    }
+
+    #[test]
+    fn a_value_out_of_range_is_classified_as_an_invalid_value() {
+        classified::<Inner>(
+            r#"{"port":70000}"#,
+            Mistake::InvalidValue { expected: "u16" },
+        );
+    }
+
+    #[test]
+    fn a_newtype_refusal_is_classified_with_the_newtype_code() {
+        let error = |code, message: &str| Mistake::Coded(FieldError::new(code, message));
+        let port = outmail_types::Port::try_from(0_i64).unwrap_err();
+        classified::<outmail_types::Port>("0", error("out_of_range", &port.to_string()));
+        let host = outmail_types::Host::parse("exa mple.com").unwrap_err();
+        classified::<outmail_types::Host>(
+            r#""exa mple.com""#,
+            error("whitespace", &host.to_string()),
+        );
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_shape_or_where_none_may_be_is_classified_with_its_code() {
+        let Mistake::Coded(both) =
+            mistake_of::<outmail_types::SecretInput>(r#"{"set":true,"value":"hunter2"}"#)
+        else {
+            panic!("not coded")
+        };
+        assert_eq!(both.code, "invalid");
+        assert!(!both.message.contains("hunter2"), "{}", both.message);
+        let Mistake::Coded(neither) = mistake_of::<outmail_types::SecretInput>("{}") else {
+            panic!("not coded")
+        };
+        assert_eq!(neither.code, "invalid");
+        let Mistake::Coded(omitted) =
+            mistake_of::<outmail_types::secret::Omitted>(r#"{"value":"hunter2"}"#)
+        else {
+            panic!("not coded")
+        };
+        assert_eq!(omitted.code, SECRET_NOT_ALLOWED);
+    }
+
+    /// The classification, owned (for the codes that carry their own text).
+    fn mistake_of<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> Mistake<'static> {
+        let error = serde_json::from_str::<T>(body).unwrap_err();
+        match Mistake::of(&error, &text_of(&error)) {
+            Mistake::Coded(coded) => Mistake::Coded(coded),
+            _ => Mistake::Other,
+        }
+    }
+
+    #[test]
+    fn anything_else_without_a_code_is_classified_as_other() {
+        classified::<(u8, u8)>("[1]", Mistake::Other);
+        classified::<Inner>(r#"{"port":25,"port":26}"#, Mistake::Other);
+        #[derive(Debug)]
+        struct Refuses;
+        impl<'de> Deserialize<'de> for Refuses {
+            fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+                Err(serde::de::Error::custom("no code here"))
+            }
+        }
+        classified::<Refuses>("1", Mistake::Other);
+    }
+
+    #[test]
+    fn the_position_is_cut_from_the_text_and_nothing_else() {
+        let error = serde_json::from_str::<Inner>("{\n  \"port\": \"25\"}").unwrap_err();
+        assert_eq!(error.line(), 2);
+        assert_eq!(text_of(&error), "invalid type: string \"25\", expected u16");
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Typed {
+        relay: Relay,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Relay {
+        host: outmail_types::Host,
+        port: outmail_types::Port,
+    }
+
+    #[test]
+    fn a_newtype_refusal_answers_its_own_code_at_its_path() {
+        let (status, path, code) =
+            first_error::<Typed>(r#"{"relay":{"host":"smtp.example.com","port":0}}"#);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            (path.as_str(), code.as_str()),
+            ("relay.port", "out_of_range")
+        );
+        let (_, path, code) =
+            first_error::<Typed>(r#"{"relay":{"host":"exa mple.com","port":25}}"#);
+        assert_eq!((path.as_str(), code.as_str()), ("relay.host", "whitespace"));
+        // The wrong JSON type for a newtype is still serde's own mistake.
+        let (_, path, code) = first_error::<Typed>(r#"{"relay":{"host":1,"port":25}}"#);
+        assert_eq!(
+            (path.as_str(), code.as_str()),
+            ("relay.host", "invalid_type")
+        );
+    }
+
+    #[test]
+    fn a_newtype_refusal_keeps_its_message_without_the_envelope() {
+        let error = match parse::<Typed>(br#"{"relay":{"host":"smtp.example.com","port":0}}"#)
+            .unwrap_err()
+        {
+            ApiFailure::Client { error, .. } => error,
+            other => panic!("{other:?}"),
+        };
+        let expected = outmail_types::Port::try_from(0_i64)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(error.fields.get("relay.port")[0].message, expected);
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+    #[allow(dead_code)]
+    enum WithSecret {
+        Basic {
+            username: String,
+            password: outmail_types::SecretInput,
+        },
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+    #[allow(dead_code)]
+    enum Stored {
+        Basic {
+            username: String,
+            #[serde(default)]
+            password: Option<outmail_types::secret::Omitted>,
+        },
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Auth<T> {
+        auth: T,
+    }
+
+    #[test]
+    fn a_secret_with_both_set_and_value_inside_a_tagged_object_is_named() {
+        let (_, path, code) = first_error::<Auth<WithSecret>>(
+            r#"{"auth":{"kind":"basic","username":"u","password":{"set":true,"value":"x"}}}"#,
+        );
+        assert_eq!((path.as_str(), code.as_str()), ("auth.password", "invalid"));
+    }
+
+    #[test]
+    fn a_secret_where_none_may_be_inside_a_tagged_object_is_named() {
+        let (_, path, code) = first_error::<Auth<Stored>>(
+            r#"{"auth":{"kind":"basic","username":"u","password":{"value":"x"}}}"#,
+        );
+        assert_eq!(
+            (path.as_str(), code.as_str()),
+            ("auth.password", "secret_not_allowed")
+        );
     }
 
     #[test]

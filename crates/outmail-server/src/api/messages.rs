@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use outmail_mail::Letter;
 use outmail_store::{MessageQuery, MessageRow};
 use outmail_types::delivery::{MessageStatus, MessageView, SendAccepted};
+use outmail_types::settings::ListQuery;
 use serde::Deserialize;
 
 use super::error::{ApiFailure, ApiResult, not_found_as};
@@ -24,8 +25,14 @@ pub struct LogParams {
     pub tenant: Option<String>,
     /// Only messages created before this (unix ms), to page back.
     pub before: Option<i64>,
+    /// How many messages, newest first: default 100, at most 200; a larger limit is cut to 200.
     pub limit: Option<i64>,
 }
+
+/// The delivery log's largest read is the API's one page limit, and the store's backstop is
+/// the same number (`outmail-store` does not depend on `outmail-types`, so it holds it again).
+const LOG_LIMIT: i64 = ListQuery::MAX_PER_PAGE as i64;
+const _: () = assert!(outmail_store::MAX_PER_PAGE == ListQuery::MAX_PER_PAGE);
 
 /// `POST /messages`
 #[utoipa::path(post, path = "/messages", tag = "messages", request_body = SendRequest, params(("Idempotency-Key" = Option<String>, Header, description = "a retried request with the same key returns the first message instead of sending again")), responses((status = 202, description = "queued (or suppressed)", body = SendAccepted), (status = 404, description = "no such tenant", body = outmail_types::error::ApiError), (status = 409, description = "sending is switched off, or no profile applies", body = outmail_types::error::ApiError), (status = 422, description = "invalid fields, each named", body = outmail_types::error::ApiError)))]
@@ -78,7 +85,7 @@ pub async fn list(
             status: status.map(|s| s.as_str().to_owned()),
             tenant_id: params.tenant,
             before: params.before,
-            limit: params.limit.unwrap_or(100),
+            limit: params.limit.unwrap_or(100).clamp(1, LOG_LIMIT),
         })
         .await?;
     Ok(Json(rows.iter().map(view).collect()))

@@ -90,12 +90,54 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts();
     // The model's own schemas are exact (tagged variants closed, as serde reads them); they
     // replace what the derives collected under the same names.
+    let components = document.components.get_or_insert_with(Default::default);
+    components.schemas.extend(outmail_types::openapi::schemas());
+    declare_client_errors(&mut document);
+    (routes, document)
+}
+
+/// The refusals any operation can answer, declared once and referred to by every operation
+/// under `4XX`, instead of the same list on each: the operations list only what is their own
+/// (404, 409, 412, 422, 428 and what those mean there).
+fn declare_client_errors(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    const NAME: &str = "ClientError";
+    let response = ResponseBuilder::new()
+        .description(
+            "The request was refused, and the ApiError body says why (naming the field where \
+             there is one): the body is not valid JSON (400) or not JSON at all (415), or is \
+             over 64 KiB (413); no session or token (401); the role or token scope does not \
+             allow it, or a cross-site request (403); too many requests, with Retry-After \
+             (429); and the operation's own refusals listed beside this.",
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ApiError")))
+                .build(),
+        )
+        .build();
     document
         .components
         .get_or_insert_with(Default::default)
-        .schemas
-        .extend(outmail_types::openapi::schemas());
-    (routes, document)
+        .responses
+        .insert(NAME.to_owned(), RefOr::T(response));
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("4XX".to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::from_response_name(NAME)));
+        }
+    }
 }
 
 /// The OpenAPI 3.1 document of this API.

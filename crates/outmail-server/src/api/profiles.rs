@@ -8,9 +8,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use outmail_store::{
-    ProfileQuery, ProfileRow, ProfileWrite, SecretChange, SecretString, SecretWrite,
-};
+use outmail_store::{Plaintext, ProfileQuery, ProfileRow, ProfileWrite, SecretChange, SecretWrite};
 use outmail_types::error::ApiError;
 use outmail_types::secret::SecretInput;
 use outmail_types::{
@@ -94,13 +92,14 @@ pub fn write_of(spec: &ProfileSpec) -> ApiResult<ProfileWrite> {
         transport: spec.transport.kind().as_str().to_string(),
         target: spec.target(),
         document: encode(spec)?,
+        refers_to: references::named_by_profile(spec),
     })
 }
 
 pub(super) fn seal_input(spec: &ProfileSpec, slot: SecretSlot, value: &str) -> SecretWrite {
     SecretWrite {
         slot: slot.path().to_string(),
-        plaintext: SecretString::from(value.to_string()),
+        plaintext: Plaintext::from(value.to_string()),
         destination: spec.destination(slot),
     }
 }
@@ -178,7 +177,7 @@ pub async fn get(
 }
 
 /// `POST /profiles`
-#[utoipa::path(post, path = "/profiles", tag = "profiles", request_body = ProfileDraft<SecretInput>, responses((status = 201, description = "created", body = ProfileView, headers(("ETag" = String), ("Location" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
+#[utoipa::path(post, path = "/profiles", tag = "profiles", request_body = ProfileDraft<SecretInput>, responses((status = 201, description = "created", body = ProfileView, headers(("ETag" = String), ("Location" = String))), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(draft): ApiJson<ProfileDraft>,
@@ -229,7 +228,7 @@ fn name_taken(error: outmail_store::StoreError) -> ApiFailure {
 }
 
 /// `PUT /profiles/{id}` with `If-Match`.
-#[utoipa::path(put, path = "/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = ProfileDraft<SecretInput>, responses((status = 200, description = "saved", body = ProfileView, headers(("ETag" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 404, description = "no such resource", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
+#[utoipa::path(put, path = "/profiles/{id}", tag = "profiles", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = ProfileDraft<SecretInput>, responses((status = 200, description = "saved", body = ProfileView, headers(("ETag" = String))), (status = 404, description = "no such resource", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
 pub async fn update(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -313,8 +312,14 @@ pub async fn delete(
             current_version: current.row.version,
         });
     }
-    references::ensure_unreferenced(&state, &id).await?;
-    state.store.delete_profile(&id, expected).await?;
+    // The check runs inside the delete's transaction, under the settings lock: nothing can
+    // start naming the profile between the check and the delete.
+    state
+        .store
+        .delete_profile(&id, expected, |documents| {
+            references::users_of(&id, documents)
+        })
+        .await?;
     Ok(AuditNote::new("profile.delete")
         .target(format!("profiles/{id}"))
         .attach(StatusCode::NO_CONTENT.into_response()))
@@ -330,7 +335,7 @@ pub struct DuplicateRequest {
 }
 
 /// `POST /profiles/{id}/duplicate`: the same settings and secrets under a new name.
-#[utoipa::path(post, path = "/profiles/{id}/duplicate", tag = "profiles", params(("id" = String, Path, description = "the resource ID")), request_body = DuplicateRequest, responses((status = 201, description = "the copy, with the same secrets", body = ProfileView, headers(("ETag" = String), ("Location" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 404, description = "no such resource", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
+#[utoipa::path(post, path = "/profiles/{id}/duplicate", tag = "profiles", params(("id" = String, Path, description = "the resource ID")), request_body = DuplicateRequest, responses((status = 201, description = "the copy, with the same secrets", body = ProfileView, headers(("ETag" = String), ("Location" = String))), (status = 404, description = "no such resource", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn duplicate(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,

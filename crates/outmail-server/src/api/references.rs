@@ -1,7 +1,7 @@
 //! Links between settings: default profile, tenant profiles, routing rules and alternates. The
 //! store keeps documents, so these rules live here, in one place.
 
-use axum::http::StatusCode;
+use outmail_store::SettingsDocuments;
 use outmail_types::{
     profile::{ProfileId, ProfileSpec},
     settings::{GlobalSettings, RoutingRule, Tenant, TenantProfile},
@@ -77,45 +77,66 @@ pub async fn global_settings(state: &AppState) -> ApiResult<(GlobalSettings, i64
     Ok(state.sending.global_settings().await?)
 }
 
-/// 409 listing what still refers to the profile, so the admin knows what to change first.
-pub async fn ensure_unreferenced(state: &AppState, id: &str) -> ApiResult<()> {
-    let mut users = Vec::new();
-    let (global, _) = global_settings(state).await?;
-    if global
-        .default_profile_id
-        .as_ref()
-        .is_some_and(|d| d.as_str() == id)
-    {
-        users.push("the global settings (default profile)".to_string());
+/// The profiles a tenant's document names (its own profile), for the store to check.
+pub fn named_by_tenant(tenant: &Tenant) -> Vec<String> {
+    match &tenant.profile {
+        TenantProfile::Own(id) => vec![id.to_string()],
+        TenantProfile::UseGlobal => Vec::new(),
     }
-    for row in state.store.list_tenants().await? {
-        let tenant: Tenant = decode("tenant", &row.id, &row.document)?;
-        if matches!(&tenant.profile, TenantProfile::Own(own) if own.as_str() == id) {
+}
+
+/// The profiles the global settings name (the default profile), for the store to check.
+pub fn named_by_global(settings: &GlobalSettings) -> Vec<String> {
+    settings
+        .default_profile_id
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// The profiles a profile names (its alternate), for the store to check.
+pub fn named_by_profile(spec: &ProfileSpec) -> Vec<String> {
+    spec.alternate_profile_id
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// What still names profile `id`, in words, so the admin knows what to change first; the store
+/// runs this inside the delete's transaction.
+pub fn users_of(id: &str, documents: &SettingsDocuments) -> Result<Vec<String>, String> {
+    fn read<T: serde::de::DeserializeOwned>(
+        kind: &str,
+        stored_id: &str,
+        document: &str,
+    ) -> Result<T, String> {
+        serde_json::from_str(document)
+            .map_err(|error| format!("the stored {kind} {stored_id} cannot be read: {error}"))
+    }
+    let mut users = Vec::new();
+    if let Some(document) = &documents.global {
+        let global: GlobalSettings = read("global settings", "", document)?;
+        if named_by_global(&global).iter().any(|named| named == id) {
+            users.push("the global settings (default profile)".to_string());
+        }
+    }
+    for stored in &documents.tenants {
+        let tenant: Tenant = read("tenant", &stored.id, &stored.document)?;
+        if named_by_tenant(&tenant).iter().any(|named| named == id) {
             users.push(format!("tenant {}", tenant.id));
         }
     }
-    for row in state.store.list_routing_rules().await? {
-        let rule: RoutingRule = decode("routing rule", &row.id, &row.document)?;
+    for stored in &documents.routing_rules {
+        let rule: RoutingRule = read("routing rule", &stored.id, &stored.document)?;
         if rule.profile_id.as_str() == id {
-            users.push(format!("routing rule {}", row.id));
+            users.push(format!("routing rule {}", stored.id));
         }
     }
-    for row in state.store.all_profiles().await? {
-        let spec: ProfileSpec = decode("profile", &row.id, &row.document)?;
-        if spec
-            .alternate_profile_id
-            .as_ref()
-            .is_some_and(|a| a.as_str() == id)
-        {
+    for stored in &documents.profiles {
+        let spec: ProfileSpec = read("profile", &stored.id, &stored.document)?;
+        if named_by_profile(&spec).iter().any(|named| named == id) {
             users.push(format!("profile \"{}\" (as its alternate)", spec.name));
         }
     }
-    if users.is_empty() {
-        return Ok(());
-    }
-    Err(ApiFailure::client(
-        StatusCode::CONFLICT,
-        "in_use",
-        format!("the profile is still used by {}", users.join(", ")),
-    ))
+    Ok(users)
 }

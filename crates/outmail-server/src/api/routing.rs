@@ -44,6 +44,7 @@ async fn validate(state: &AppState, draft: &RoutingRuleDraft) -> ApiResult<Routi
     Ok(RoutingRuleWrite {
         priority: i64::from(rule.priority),
         document: encode(&rule)?,
+        refers_to: vec![rule.profile_id.to_string()],
     })
 }
 
@@ -69,7 +70,7 @@ pub async fn get(
 }
 
 /// `POST /routing-rules`
-#[utoipa::path(post, path = "/routing-rules", tag = "routing", request_body = RoutingRuleDraft, responses((status = 201, description = "created", body = RoutingRuleView, headers(("ETag" = String), ("Location" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
+#[utoipa::path(post, path = "/routing-rules", tag = "routing", request_body = RoutingRuleDraft, responses((status = 201, description = "created", body = RoutingRuleView, headers(("ETag" = String), ("Location" = String))), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(draft): ApiJson<RoutingRuleDraft>,
@@ -81,7 +82,7 @@ pub async fn create(
 }
 
 /// `PUT /routing-rules/{id}` with `If-Match`.
-#[utoipa::path(put, path = "/routing-rules/{id}", tag = "routing", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = RoutingRuleDraft, responses((status = 200, description = "saved", body = RoutingRuleView, headers(("ETag" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 404, description = "no such resource", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
+#[utoipa::path(put, path = "/routing-rules/{id}", tag = "routing", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = RoutingRuleDraft, responses((status = 200, description = "saved", body = RoutingRuleView, headers(("ETag" = String))), (status = 404, description = "no such resource", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
 pub async fn update(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,

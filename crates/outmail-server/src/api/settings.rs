@@ -27,7 +27,7 @@ pub async fn get(State(state): State<AppState>) -> ApiResult<Response> {
 }
 
 /// `PUT /settings` with `If-Match` (`"0"` for the first save).
-#[utoipa::path(put, path = "/settings", tag = "settings", params(("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = GlobalSettingsDraft, responses((status = 200, description = "saved", body = GlobalSettingsView, headers(("ETag" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
+#[utoipa::path(put, path = "/settings", tag = "settings", params(("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = GlobalSettingsDraft, responses((status = 200, description = "saved", body = GlobalSettingsView, headers(("ETag" = String))), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
 pub async fn update(
     State(state): State<AppState>,
     IfMatch(expected): IfMatch,
@@ -40,7 +40,11 @@ pub async fn update(
     }
     let row = state
         .store
-        .put_global(expected, &encode(&settings)?)
+        .put_global(
+            expected,
+            &encode(&settings)?,
+            &references::named_by_global(&settings),
+        )
         .await?;
     let view = GlobalSettingsView {
         version: row.version,

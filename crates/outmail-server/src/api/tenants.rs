@@ -39,6 +39,7 @@ async fn validate(state: &AppState, draft: &TenantDraft) -> ApiResult<(Tenant, T
     let write = TenantWrite {
         name: tenant.name.to_string(),
         document: encode(&tenant)?,
+        refers_to: references::named_by_tenant(&tenant),
     };
     Ok((tenant, write))
 }
@@ -65,7 +66,7 @@ pub async fn get(
 }
 
 /// `POST /tenants`
-#[utoipa::path(post, path = "/tenants", tag = "tenants", request_body = TenantDraft, responses((status = 201, description = "created", body = TenantView, headers(("ETag" = String), ("Location" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
+#[utoipa::path(post, path = "/tenants", tag = "tenants", request_body = TenantDraft, responses((status = 201, description = "created", body = TenantView, headers(("ETag" = String), ("Location" = String))), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(draft): ApiJson<TenantDraft>,
@@ -89,7 +90,7 @@ pub async fn create(
 
 /// `PUT /tenants/{id}` with `If-Match`. The ID is the URL's; a different one in the body is
 /// refused rather than silently renaming the tenant.
-#[utoipa::path(put, path = "/tenants/{id}", tag = "tenants", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = TenantDraft, responses((status = 200, description = "saved", body = TenantView, headers(("ETag" = String))), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 404, description = "no such resource", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
+#[utoipa::path(put, path = "/tenants/{id}", tag = "tenants", params(("id" = String, Path, description = "the resource ID"), ("If-Match" = String, Header, description = "the ETag of the version you edit, e.g. \"3\"")), request_body = TenantDraft, responses((status = 200, description = "saved", body = TenantView, headers(("ETag" = String))), (status = 404, description = "no such resource", body = ApiError), (status = 412, description = "If-Match is stale; the current ETag is in the answer", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError), (status = 428, description = "If-Match is missing", body = ApiError)))]
 pub async fn update(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,

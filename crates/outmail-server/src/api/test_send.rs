@@ -248,7 +248,7 @@ async fn respond(
         secrets,
         to,
         dry_run,
-        now: state.now_ms() / 1000,
+        clock: state.store.clock().clone(),
         timeouts: test_timeouts(),
         deadline: TEST_DEADLINE,
         oauth,

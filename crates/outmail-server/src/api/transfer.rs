@@ -76,9 +76,10 @@ pub struct ImportReport {
 }
 
 /// `POST /import`: adds the document's profiles, tenants and routing rules, and replaces the
-/// global settings. Everything is checked before anything is written: names or tenant IDs that
-/// already exist here are a 409 naming each of them.
-#[utoipa::path(post, path = "/import", tag = "transfer", request_body = ImportDocument, responses((status = 200, description = "what was created, and the secrets still to enter", body = ImportReport), (status = 400, description = "the body is not valid JSON", body = ApiError), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 413, description = "the body is over 64 KiB", body = ApiError), (status = 415, description = "the body is not JSON", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
+/// global settings. Everything is checked before anything is written (names or tenant IDs that
+/// already exist here are a 409 naming each of them), and everything is written in one
+/// transaction: an import happens whole or not at all.
+#[utoipa::path(post, path = "/import", tag = "transfer", request_body = ImportDocument, responses((status = 200, description = "what was created, and the secrets still to enter", body = ImportReport), (status = 409, description = "a name or ID is taken, or the resource is in use", body = ApiError), (status = 422, description = "invalid fields, each named by its path", body = ApiError)))]
 pub async fn import(
     State(state): State<AppState>,
     ApiJson(draft): ApiJson<ImportDocument>,
@@ -91,28 +92,31 @@ pub async fn import(
     }
     ensure_no_clashes(&state, &document).await?;
 
-    // Profiles first, without alternates (they may point at profiles not created yet)...
-    let mut new_ids: BTreeMap<String, ProfileId> = BTreeMap::new();
-    let mut created = Vec::new();
-    for exported in &document.profiles {
-        let mut spec = exported.profile.clone();
-        spec.alternate_profile_id = None;
-        let row = state
-            .store
-            .create_profile(&write_of(&spec)?, Vec::new())
-            .await?;
-        new_ids.insert(exported.id.to_string(), profile_id(&row.id)?);
-        created.push((row, exported.profile.clone()));
-    }
+    // Every profile gets its ID here first, so that each reference (alternates, tenants,
+    // rules, the default profile) is remapped before anything is written, and the whole
+    // import is one transaction.
+    let new_ids: BTreeMap<String, ProfileId> = document
+        .profiles
+        .iter()
+        .map(|exported| {
+            Ok((
+                exported.id.to_string(),
+                profile_id(&uuid::Uuid::new_v4().to_string())?,
+            ))
+        })
+        .collect::<ApiResult<_>>()?;
     let remap = |id: &ProfileId| {
         new_ids
             .get(id.as_str())
             .cloned()
             .unwrap_or_else(|| id.clone())
     };
-    // ...then the alternates, now that every ID is known.
+    let mut batch = outmail_store::ImportBatch::default();
     let mut secrets_to_enter = BTreeMap::new();
-    for (row, mut spec) in created {
+    for exported in &document.profiles {
+        let mut spec = exported.profile.clone();
+        spec.alternate_profile_id = spec.alternate_profile_id.as_ref().map(remap);
+        let id = remap(&exported.id).to_string();
         let needed: Vec<SecretSlot> = spec
             .secret_requirements()
             .into_iter()
@@ -120,15 +124,9 @@ pub async fn import(
             .map(|requirement| requirement.slot)
             .collect();
         if !needed.is_empty() {
-            secrets_to_enter.insert(row.id.clone(), needed);
+            secrets_to_enter.insert(id.clone(), needed);
         }
-        if let Some(alternate) = spec.alternate_profile_id.take() {
-            spec.alternate_profile_id = Some(remap(&alternate));
-            state
-                .store
-                .update_profile(&row.id, row.version, &write_of(&spec)?, Vec::new())
-                .await?;
-        }
+        batch.profiles.push((id, write_of(&spec)?));
     }
     for tenant in &document.tenants {
         let mut tenant = tenant.clone();
@@ -138,28 +136,26 @@ pub async fn import(
         let write = outmail_store::TenantWrite {
             name: tenant.name.to_string(),
             document: encode(&tenant)?,
+            refers_to: references::named_by_tenant(&tenant),
         };
-        state
-            .store
-            .create_tenant(tenant.id.as_str(), &write)
-            .await?;
+        batch.tenants.push((tenant.id.to_string(), write));
     }
     for rule in &document.routing_rules {
         let mut rule = rule.clone();
         rule.profile_id = remap(&rule.profile_id);
-        let write = outmail_store::RoutingRuleWrite {
+        batch.routing_rules.push(outmail_store::RoutingRuleWrite {
             priority: i64::from(rule.priority),
             document: encode(&rule)?,
-        };
-        state.store.create_routing_rule(&write).await?;
+            refers_to: vec![rule.profile_id.to_string()],
+        });
     }
     let mut global = document.global.clone();
     global.default_profile_id = global.default_profile_id.as_ref().map(remap);
     let (_, global_version) = references::global_settings(&state).await?;
-    state
-        .store
-        .put_global(global_version, &encode(&global)?)
-        .await?;
+    batch.global = encode(&global)?;
+    batch.global_version = global_version;
+    batch.global_refers_to = references::named_by_global(&global);
+    state.store.import(&batch).await?;
 
     Ok((
         StatusCode::OK,

@@ -53,6 +53,7 @@ impl Sender for TransportSender {
             )
             .with_oauth(oauth)
             .with_egress(self.egress.clone())
+            .with_clock(self.store.clock().clone())
             .with_pool(self.mail.pool_for(&profile.id, profile.version));
             let mut trace = Trace::new();
             let receipt = transport.send(&mut trace, letter, false).await?;

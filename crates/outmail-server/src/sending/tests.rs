@@ -75,6 +75,7 @@ async fn save_profile(store: &Store, name: &str, host: &str, alternate: Option<&
         transport: spec.transport.kind().as_str().to_owned(),
         target: spec.target(),
         document: serde_json::to_string(&spec).unwrap(),
+        refers_to: alternate.iter().map(|id| id.to_string()).collect(),
     };
     store.create_profile(&write, Vec::new()).await.unwrap().id
 }

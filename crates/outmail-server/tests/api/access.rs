@@ -26,7 +26,7 @@ async fn send(
 
 /// An account that signs in with [`PASSWORD`].
 async fn account(app: &TestApp, email: &str, role: &str) {
-    let hash = auth::password::hash(PASSWORD.to_owned()).await.unwrap();
+    let hash = auth::password::hash(PASSWORD.into()).await.unwrap();
     app.store.create_admin(email, role, &hash).await.unwrap();
 }
 
@@ -259,7 +259,7 @@ async fn signing_out_and_the_idle_and_absolute_timeouts_end_a_session() {
     assert_eq!(whoami(&app, live.clone()).await, StatusCode::OK);
 
     // A new password ends every session of the account.
-    let hash = auth::password::hash("another long password".to_owned())
+    let hash = auth::password::hash("another long password".into())
         .await
         .unwrap();
     app.store

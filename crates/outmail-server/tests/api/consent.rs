@@ -65,6 +65,7 @@ async fn sign_in(authorize_url: &str) -> String {
         proxy: None,
         timeouts: Timeouts::default(),
         egress: Default::default(),
+        clock: std::sync::Arc::new(outmail_clock::SystemClock),
     };
     let mut trace = Trace::new();
     let mut connection = HttpConnection::open(&mut trace, &url, &settings)

@@ -5,6 +5,7 @@
 //! so a run shows the whole picture rather than the first failure.
 
 use axum::http::{Method, StatusCode};
+use outmail_testkit::fixtures;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
@@ -12,13 +13,12 @@ use crate::support::{Answer, CANARIES, TestApp, graph_draft, smtp_draft};
 
 on_both_backends!(every_bad_input_is_a_4xx_json_error_naming_the_field);
 
-const CLIENT_CERT: &str = include_str!("../../../outmail-types/tests/fixtures/client_cert.pem");
-const CLIENT_KEY: &str = include_str!("../../../outmail-types/tests/fixtures/client_key_pkcs8.pem");
-const OTHER_KEY: &str = include_str!("../../../outmail-types/tests/fixtures/other_key_pkcs8.pem");
-const EXPIRED_CERT: &str = include_str!("../../../outmail-types/tests/fixtures/expired_cert.pem");
-const ENCRYPTED_KEY: &str =
-    include_str!("../../../outmail-types/tests/fixtures/client_key_encrypted.pem");
-const EC_CERT: &str = include_str!("../../../outmail-types/tests/fixtures/ec_cert.pem");
+const CLIENT_CERT: &str = fixtures::CLIENT_CERT;
+const CLIENT_KEY: &str = fixtures::CLIENT_KEY_PKCS8;
+const OTHER_KEY: &str = fixtures::OTHER_KEY_PKCS8;
+const EXPIRED_CERT: &str = fixtures::EXPIRED_CERT;
+const ENCRYPTED_KEY: &str = fixtures::CLIENT_KEY_ENCRYPTED;
+const EC_CERT: &str = fixtures::EC_CERT;
 
 const PROFILES: &str = "/api/v1/profiles";
 const SETTINGS: &str = "/api/v1/settings";

@@ -1,8 +1,9 @@
 //! The REST API under `/api/v1`, end to end through the router, on SQLite and on PostgreSQL.
 
-#[path = "../../../outmail-mail/tests/support/mod.rs"]
-mod mail_peers;
 mod support;
+
+// The mail peers and scripted faults, as `crate::mail_peers::…` in the test modules.
+use outmail_testkit as mail_peers;
 
 mod access;
 mod consent;

@@ -405,6 +405,7 @@ async fn a_row_without_a_stored_target_is_listed_from_its_document(app: &TestApp
         transport: row.transport,
         target: String::new(),
         document: row.document,
+        refers_to: Vec::new(),
     };
     app.store
         .update_profile(id, row.version, &write, Vec::new())

@@ -486,38 +486,155 @@ impl ProxyKind {
     }
 }
 
-/// Where the OAuth settings of a draft sit, which decides the secret slots' paths.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OAuthPlace {
+/// Where the OAuth 2.0 settings of a profile sit, and with them every OAuth field path and
+/// secret slot: the one table of them. SMTP and EWS keep the settings under
+/// `transport.auth.oauth` (secrets in the `Auth…` slots), Microsoft Graph under
+/// `transport.oauth` (the `Graph…` slots). The paths are where the fields sit in the draft JSON
+/// and the keys validation reports errors under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OAuthPlace {
     /// `transport.auth.oauth` (SMTP, EWS)
     Auth,
     /// `transport.oauth` (Graph)
     Graph,
 }
 
+/// A field of the OAuth settings ([`OAuthDraft`]); [`OAuthPlace::path`] gives its full path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OAuthField {
+    /// `preset`
+    Preset,
+    /// `authority`
+    Authority,
+    /// `tenant_id`
+    TenantId,
+    /// `client_id`
+    ClientId,
+    /// `flow`: the grant as a whole.
+    Flow,
+    /// `flow.credential.certificate`: the client-credentials certificate.
+    Certificate,
+    /// `flow.redirect_url`: the authorization-code redirect.
+    RedirectUrl,
+    /// `token_url`
+    TokenUrl,
+    /// `authorize_url`
+    AuthorizeUrl,
+    /// `scopes`
+    Scopes,
+    /// `client_secret` (a secret slot)
+    ClientSecret,
+    /// `secret_expires_on`
+    SecretExpiresOn,
+    /// `private_key` (a secret slot)
+    PrivateKey,
+    /// `refresh_token` (a secret slot)
+    RefreshToken,
+}
+
+/// Writes each place's prefix and each field's leaf once, and joins them at compile time so
+/// that every path is a `&'static str` (a `MailError` blames a field with one).
+macro_rules! oauth_paths {
+    (
+        auth: $auth:literal,
+        graph: $graph:literal,
+        fields: [$($field:ident => $leaf:literal),* $(,)?] $(,)?
+    ) => {
+        impl OAuthField {
+            /// Every field, in the draft's order.
+            pub const ALL: &'static [OAuthField] = &[$(OAuthField::$field),*];
+
+            /// The path below the OAuth settings, e.g. `flow.credential.certificate`.
+            pub fn leaf(self) -> &'static str {
+                match self {
+                    $(OAuthField::$field => $leaf,)*
+                }
+            }
+        }
+
+        impl OAuthPlace {
+            /// The path of the OAuth settings themselves: `transport.auth.oauth` or
+            /// `transport.oauth`.
+            pub fn prefix(self) -> &'static str {
+                match self {
+                    OAuthPlace::Auth => $auth,
+                    OAuthPlace::Graph => $graph,
+                }
+            }
+
+            /// The dotted path of `field` here, e.g. `transport.oauth.scopes`.
+            pub fn path(self, field: OAuthField) -> &'static str {
+                match (self, field) {
+                    $(
+                        (OAuthPlace::Auth, OAuthField::$field) => concat!($auth, ".", $leaf),
+                        (OAuthPlace::Graph, OAuthField::$field) => concat!($graph, ".", $leaf),
+                    )*
+                }
+            }
+        }
+    };
+}
+
+oauth_paths! {
+    auth: "transport.auth.oauth",
+    graph: "transport.oauth",
+    fields: [
+        Preset => "preset",
+        Authority => "authority",
+        TenantId => "tenant_id",
+        ClientId => "client_id",
+        Flow => "flow",
+        Certificate => "flow.credential.certificate",
+        RedirectUrl => "flow.redirect_url",
+        TokenUrl => "token_url",
+        AuthorizeUrl => "authorize_url",
+        Scopes => "scopes",
+        ClientSecret => "client_secret",
+        SecretExpiresOn => "secret_expires_on",
+        PrivateKey => "private_key",
+        RefreshToken => "refresh_token",
+    ],
+}
+
 impl OAuthPlace {
-    pub(crate) fn path(self) -> &'static str {
-        match self {
-            OAuthPlace::Auth => "transport.auth.oauth",
-            OAuthPlace::Graph => "transport.oauth",
+    pub const ALL: [OAuthPlace; 2] = [OAuthPlace::Auth, OAuthPlace::Graph];
+
+    /// Where a transport of this kind keeps OAuth settings: Graph at `transport.oauth`, the
+    /// others under `transport.auth.oauth` (the local MTA has none, and gets `Auth` too).
+    pub fn for_transport(kind: TransportKind) -> OAuthPlace {
+        match kind {
+            TransportKind::Graph => OAuthPlace::Graph,
+            TransportKind::Smtp | TransportKind::Ews | TransportKind::Local => OAuthPlace::Auth,
         }
     }
 
-    pub(crate) fn client_secret(self) -> SecretSlot {
+    /// The place and the OAuth settings of a profile that uses OAuth.
+    pub fn of(spec: &super::ProfileSpec) -> Option<(OAuthPlace, &super::OAuthSettings)> {
+        let oauth = spec.transport.oauth()?;
+        Some((OAuthPlace::for_transport(spec.transport.kind()), oauth))
+    }
+
+    /// The place and the OAuth settings of a draft that uses OAuth.
+    pub fn of_draft<S>(draft: &ProfileDraft<S>) -> Option<(OAuthPlace, &OAuthDraft<S>)> {
+        let oauth = draft.oauth()?;
+        Some((OAuthPlace::for_transport(draft.transport.kind()), oauth))
+    }
+
+    pub fn client_secret(self) -> SecretSlot {
         match self {
             OAuthPlace::Auth => SecretSlot::AuthClientSecret,
             OAuthPlace::Graph => SecretSlot::GraphClientSecret,
         }
     }
 
-    pub(crate) fn private_key(self) -> SecretSlot {
+    pub fn private_key(self) -> SecretSlot {
         match self {
             OAuthPlace::Auth => SecretSlot::AuthPrivateKey,
             OAuthPlace::Graph => SecretSlot::GraphPrivateKey,
         }
     }
 
-    pub(crate) fn refresh_token(self) -> SecretSlot {
+    pub fn refresh_token(self) -> SecretSlot {
         match self {
             OAuthPlace::Auth => SecretSlot::AuthRefreshToken,
             OAuthPlace::Graph => SecretSlot::GraphRefreshToken,

@@ -16,8 +16,8 @@ mod view;
 
 pub use draft::{
     AuthDraft, BasicMechanism, CredentialDraft, EwsDraft, EwsVersion, FlowDraft, GraphDraft,
-    GraphEndpointDraft, LocalDraft, OAuthDraft, ProfileDraft, ProxyDraft, ProxyKind, SenderDraft,
-    SmtpDraft, TransportDraft,
+    GraphEndpointDraft, LocalDraft, OAuthDraft, OAuthField, OAuthPlace, ProfileDraft, ProxyDraft,
+    ProxyKind, SenderDraft, SmtpDraft, TransportDraft,
 };
 pub use oauth::{Authority, Cloud, FlowKind, OAuthPreset, TransportKind};
 pub use secrets::{
@@ -37,5 +37,7 @@ pub use values::{
 };
 pub use view::{ProfileSummary, ProfileView, SecretState};
 
+#[cfg(test)]
+mod oauth_place_tests;
 #[cfg(test)]
 mod tests;

@@ -41,22 +41,14 @@ impl ProfileSpec {
                 (place.refresh_token(), false),
             ],
         };
-        let auth = match &self.transport {
-            Transport::Smtp(s) => Some(&s.auth),
-            Transport::Ews(e) => Some(&e.auth),
-            _ => None,
-        };
-        match auth {
-            Some(Auth::Basic(_) | Auth::Ntlm(_)) => need(SecretSlot::AuthPassword, true),
-            Some(Auth::OAuth2(o)) => {
-                for (slot, required) in oauth_needs(&o.oauth, OAuthPlace::Auth) {
-                    need(slot, required);
-                }
-            }
-            _ => {}
+        if let Transport::Smtp(SmtpTransport { auth, .. })
+        | Transport::Ews(EwsTransport { auth, .. }) = &self.transport
+            && let Auth::Basic(_) | Auth::Ntlm(_) = auth
+        {
+            need(SecretSlot::AuthPassword, true);
         }
-        if let Transport::Graph(g) = &self.transport {
-            for (slot, required) in oauth_needs(&g.oauth, OAuthPlace::Graph) {
+        if let Some((place, oauth)) = OAuthPlace::of(self) {
+            for (slot, required) in oauth_needs(oauth, place) {
                 need(slot, required);
             }
         }

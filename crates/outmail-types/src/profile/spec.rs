@@ -349,14 +349,10 @@ impl ProfileSpec {
         {
             check("transport.ca_certificate", ca);
         }
-        let oauth = match &self.transport {
-            Transport::Graph(g) => Some(("transport.oauth", &g.oauth)),
-            other => other.oauth().map(|o| ("transport.auth.oauth", o)),
-        };
-        if let Some((prefix, o)) = oauth
+        if let Some((place, o)) = OAuthPlace::of(self)
             && let OAuthFlow::ClientCredentials(ClientCredential::Certificate(cert)) = &o.flow
         {
-            check(&format!("{prefix}.flow.credential.certificate"), cert);
+            check(place.path(OAuthField::Certificate), cert);
         }
         errors
     }

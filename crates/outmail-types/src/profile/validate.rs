@@ -315,7 +315,7 @@ fn validate_transport<S: SecretField>(
             if let (Some(endpoint), OAuthPreset::Microsoft365) = (&endpoint, d.oauth.preset) {
                 let authority = d.oauth.authority.unwrap_or_default();
                 let _ = cx.check(
-                    "transport.oauth.authority",
+                    OAuthPlace::Graph.path(OAuthField::Authority),
                     check_graph_cloud(endpoint, authority),
                 );
             }
@@ -393,19 +393,22 @@ fn validate_oauth<S: SecretField>(
     transport: TransportKind,
     graph_cloud: Option<Cloud>,
 ) -> Option<OAuthSettings> {
-    let p = |field: &str| format!("{}.{field}", place.path());
+    let p = |field: OAuthField| place.path(field);
     let microsoft = d.preset == OAuthPreset::Microsoft365;
     let flow_kind = d.flow.kind();
 
-    let _ = cx.check(&p("preset"), check_preset_transport(d.preset, transport));
-    let _ = cx.check(&p("flow"), check_preset_flow(d.preset, flow_kind));
+    let _ = cx.check(
+        p(OAuthField::Preset),
+        check_preset_transport(d.preset, transport),
+    );
+    let _ = cx.check(p(OAuthField::Flow), check_preset_flow(d.preset, flow_kind));
 
     let authority = if microsoft {
         Some(d.authority.unwrap_or_default())
     } else {
         if d.authority.is_some() {
             cx.add(
-                &p("authority"),
+                p(OAuthField::Authority),
                 InvalidProfile::NotApplicable("the authority applies to Microsoft 365 only"),
             );
         }
@@ -413,21 +416,21 @@ fn validate_oauth<S: SecretField>(
     };
     let tenant_id = if microsoft {
         cx.required(
-            &p("tenant_id"),
+            p(OAuthField::TenantId),
             d.tenant_id.as_deref().unwrap_or(""),
             |s| parse_microsoft_guid(s, "the directory (tenant) ID is a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47 (find it in the Entra admin center); a domain name is not accepted"),
         )
     } else {
         if d.tenant_id.as_deref().is_some_and(|t| !is_blank(t)) {
             cx.add(
-                &p("tenant_id"),
+                p(OAuthField::TenantId),
                 InvalidProfile::NotApplicable("the tenant ID applies to Microsoft 365 only"),
             );
         }
         None
     };
     let client_id = if microsoft {
-        cx.required(&p("client_id"), &d.client_id, |s| {
+        cx.required(p(OAuthField::ClientId), &d.client_id, |s| {
             parse_microsoft_guid(
                 s,
                 "the application (client) ID is a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47",
@@ -435,7 +438,7 @@ fn validate_oauth<S: SecretField>(
             .map(|g| ClientId::parse(&g.to_string()).unwrap_or_else(|_| unreachable!()))
         })
     } else {
-        cx.required(&p("client_id"), &d.client_id, ClientId::parse)
+        cx.required(p(OAuthField::ClientId), &d.client_id, ClientId::parse)
     };
 
     let flow = match &d.flow {
@@ -448,12 +451,12 @@ fn validate_oauth<S: SecretField>(
         FlowDraft::ClientCredentials {
             credential: CredentialDraft::Certificate { certificate },
         } => {
-            let cert_path = p("flow.credential.certificate");
-            let cert = cx.required(&cert_path, certificate, CertificatePem::parse);
+            let cert_path = p(OAuthField::Certificate);
+            let cert = cx.required(cert_path, certificate, CertificatePem::parse);
             if let Some(c) = &cert
                 && !c.is_rsa()
             {
-                cx.add(&cert_path, InvalidKeyPair::CertificateNotRsa);
+                cx.add(cert_path, InvalidKeyPair::CertificateNotRsa);
             }
             if let Some(value) = cx.secret(place.private_key(), &d.private_key, true) {
                 match PrivateKeyPem::parse(value.expose()) {
@@ -470,7 +473,7 @@ fn validate_oauth<S: SecretField>(
             cert.map(|c| OAuthFlow::ClientCredentials(ClientCredential::Certificate(c)))
         }
         FlowDraft::AuthorizationCode { redirect_url } => {
-            let url = cx.required(&p("flow.redirect_url"), redirect_url, HttpsUrl::parse);
+            let url = cx.required(p(OAuthField::RedirectUrl), redirect_url, HttpsUrl::parse);
             cx.secret(
                 place.client_secret(),
                 &d.client_secret,
@@ -486,7 +489,7 @@ fn validate_oauth<S: SecretField>(
         .token_url(authority.unwrap_or_default(), tenant_id.as_ref());
     let token_url = resolve_url(
         cx,
-        &p("token_url"),
+        p(OAuthField::TokenUrl),
         d.preset,
         d.token_url.as_deref(),
         derived_token,
@@ -499,7 +502,7 @@ fn validate_oauth<S: SecretField>(
                 .authorize_url(authority.unwrap_or_default(), tenant_id.as_ref());
             resolve_url(
                 cx,
-                &p("authorize_url"),
+                p(OAuthField::AuthorizeUrl),
                 d.preset,
                 d.authorize_url.as_deref(),
                 derived,
@@ -510,29 +513,37 @@ fn validate_oauth<S: SecretField>(
         // Not used by this flow: accepted (custom) or ignored (presets) so switching flows back
         // and forth in a form loses nothing.
         FlowKind::ClientCredentials => match d.preset {
-            OAuthPreset::Custom => {
-                cx.optional(&p("authorize_url"), &d.authorize_url, HttpsUrl::parse)
-            }
+            OAuthPreset::Custom => cx.optional(
+                p(OAuthField::AuthorizeUrl),
+                &d.authorize_url,
+                HttpsUrl::parse,
+            ),
             _ => Some(None),
         },
     };
 
     let cloud = graph_cloud.unwrap_or_else(|| authority.map_or(Cloud::Global, Authority::cloud));
     let scopes = match d.scopes.as_deref().filter(|s| !is_blank(s)) {
-        Some(s) => cx.check(&p("scopes"), Scopes::parse(s)).map(|s| (s, true)),
+        Some(s) => cx
+            .check(p(OAuthField::Scopes), Scopes::parse(s))
+            .map(|s| (s, true)),
         None => match d.preset.default_scopes(transport, flow_kind, cloud) {
             Some(s) => Some((s, false)),
             None => {
                 // Presets without defaults here are unsupported combinations, already reported.
                 if d.preset == OAuthPreset::Custom {
-                    cx.add(&p("scopes"), InvalidProfile::Required);
+                    cx.add(p(OAuthField::Scopes), InvalidProfile::Required);
                 }
                 None
             }
         },
     };
 
-    let secret_expires_on = cx.optional(&p("secret_expires_on"), &d.secret_expires_on, Date::parse);
+    let secret_expires_on = cx.optional(
+        p(OAuthField::SecretExpiresOn),
+        &d.secret_expires_on,
+        Date::parse,
+    );
     let (scopes, scopes_entered) = scopes?;
     Some(OAuthSettings {
         preset: d.preset,

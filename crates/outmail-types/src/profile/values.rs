@@ -23,7 +23,7 @@ error_codes!(InvalidProfileId {
 /// The ID of a stored profile, as the server assigns it (UUID, ULID, slug…): 1–64 characters
 /// of ASCII letters, digits, `-` and `_`, so it is safe in URLs and logs.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct ProfileId(String);
 
 impl ProfileId {
@@ -82,7 +82,7 @@ error_codes!(InvalidClientId {
 /// An OAuth client ID: visible ASCII, no spaces, at most 256 characters. Microsoft's are GUIDs
 /// (checked by profile validation, which stores them canonical lowercase).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct ClientId(String);
 
 impl ClientId {
@@ -144,7 +144,7 @@ error_codes!(InvalidSendmailPath {
 
 /// The absolute path of the local MTA's sendmail-compatible program.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct SendmailPath(String);
 
 impl SendmailPath {

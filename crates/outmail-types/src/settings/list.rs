@@ -33,6 +33,8 @@ pub struct ListParams {
     )]
     pub page: Option<String>,
     /// Items per page, 1–200; default 50.
+    // The number is `ListQuery::MAX_PER_PAGE`; utoipa takes only a literal here, so a test
+    // checks the two agree.
     #[serde(default)]
     #[cfg_attr(
         feature = "openapi",
@@ -48,12 +50,16 @@ pub struct ListQuery {
     pub transport: Option<TransportKind>,
     /// 1-based.
     pub page: u32,
-    /// 1–200.
+    /// 1 to [`ListQuery::MAX_PER_PAGE`].
     pub per_page: u32,
 }
 
 impl ListQuery {
     pub const DEFAULT_PER_PAGE: u32 = 50;
+    /// The API's one page limit: the most items any list answers at once. A larger `per_page`
+    /// is refused; the delivery log cuts a larger `limit` to it. `outmail-store` holds the same
+    /// number as its backstop (`outmail_store::MAX_PER_PAGE`; the server checks they agree), and
+    /// the UI pages through with it to read every profile (`api::all_profiles`).
     pub const MAX_PER_PAGE: u32 = 200;
 
     /// How many items to skip.
@@ -163,6 +169,7 @@ pub struct Page<T> {
     /// 1-based.
     #[cfg_attr(feature = "openapi", schema(minimum = 1, example = 1))]
     pub page: u32,
+    // At most `ListQuery::MAX_PER_PAGE` (a literal here: see the test).
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 200, example = 50))]
     pub per_page: u32,
 }
@@ -237,6 +244,31 @@ mod tests {
         assert!(q(json!({"transport": "smtp"})).matches(&spec));
         assert!(!q(json!({"transport": "graph"})).matches(&spec));
         assert!(!q(json!({"name": "graph"})).matches(&spec));
+    }
+
+    /// utoipa takes only literals for `maximum`: the documented limit must be the one in code.
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn the_documented_page_limit_is_max_per_page() {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::{IntoParams, PartialSchema};
+
+        let max = json!(ListQuery::MAX_PER_PAGE);
+        let params = ListParams::into_params(|| Some(ParameterIn::Query));
+        let per_page = params
+            .iter()
+            .map(|p| serde_json::to_value(p).unwrap())
+            .find(|p| p["name"] == "per_page")
+            .unwrap();
+        assert_eq!(per_page["schema"]["maximum"], max);
+        assert!(
+            per_page["description"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("1–{}", ListQuery::MAX_PER_PAGE))
+        );
+        let page = serde_json::to_value(Page::<u8>::schema()).unwrap();
+        assert_eq!(page["properties"]["per_page"]["maximum"], max);
     }
 
     #[test]

@@ -35,7 +35,7 @@ error_codes!(InvalidTenantSlug {
 /// A tenant's ID as it appears in URLs: `[a-z0-9-]{1,63}`, no leading or trailing `-`.
 /// Uppercase is refused rather than folded, so an ID is never silently changed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "crate::error::Coded<String>", into = "String")]
 pub struct TenantSlug(String);
 
 impl TenantSlug {

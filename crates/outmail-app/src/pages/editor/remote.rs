@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use outmail_types::profile::{
     AuthDraft, Authority, BasicMechanism, CredentialDraft, EwsDraft, EwsVersion, FlowDraft,
-    FlowKind, GraphDraft, GraphEndpointDraft, OAuthDraft, OAuthPreset, TransportDraft,
-    TransportKind,
+    FlowKind, GraphDraft, GraphEndpointDraft, OAuthDraft, OAuthField, OAuthPlace, OAuthPreset,
+    TransportDraft, TransportKind,
 };
 use outmail_types::{CertificatePem, SecretInput, SecretSlot};
 use serde::Deserialize;
@@ -104,33 +104,6 @@ fn graph(d: &Draft) -> Option<&GraphDraft<SecretInput>> {
     match &d.transport {
         TransportDraft::Graph(g) => Some(g),
         _ => None,
-    }
-}
-
-/// The path of an OAuth field: under `transport.oauth` for Graph, `transport.auth.oauth`
-/// otherwise (the paths validation reports errors under).
-fn oauth_path(graph: bool, field: &'static str) -> &'static str {
-    match (graph, field) {
-        (true, "preset") => "transport.oauth.preset",
-        (true, "authority") => "transport.oauth.authority",
-        (true, "tenant_id") => "transport.oauth.tenant_id",
-        (true, "client_id") => "transport.oauth.client_id",
-        (true, "scopes") => "transport.oauth.scopes",
-        (true, "token_url") => "transport.oauth.token_url",
-        (true, "authorize_url") => "transport.oauth.authorize_url",
-        (true, "secret_expires_on") => "transport.oauth.secret_expires_on",
-        (true, "flow.redirect_url") => "transport.oauth.flow.redirect_url",
-        (true, _) => "transport.oauth.flow.credential.certificate",
-        (false, "preset") => "transport.auth.oauth.preset",
-        (false, "authority") => "transport.auth.oauth.authority",
-        (false, "tenant_id") => "transport.auth.oauth.tenant_id",
-        (false, "client_id") => "transport.auth.oauth.client_id",
-        (false, "scopes") => "transport.auth.oauth.scopes",
-        (false, "token_url") => "transport.auth.oauth.token_url",
-        (false, "authorize_url") => "transport.auth.oauth.authorize_url",
-        (false, "secret_expires_on") => "transport.auth.oauth.secret_expires_on",
-        (false, "flow.redirect_url") => "transport.auth.oauth.flow.redirect_url",
-        (false, _) => "transport.auth.oauth.flow.credential.certificate",
     }
 }
 
@@ -322,7 +295,6 @@ struct ConsentDone {
 #[component]
 pub(super) fn OAuthSection(form: Form, kind: Memo<TransportKind>) -> AnyView {
     let present = Memo::new(move |_| form.draft.with(|d| d.oauth().is_some()));
-    let is_graph = move || kind.get() == TransportKind::Graph;
     let preset = Memo::new(move |_| {
         form.draft
             .with(|d| d.oauth().map_or(OAuthPreset::Microsoft365, |o| o.preset))
@@ -341,9 +313,8 @@ pub(super) fn OAuthSection(form: Form, kind: Memo<TransportKind>) -> AnyView {
             _ => "secret",
         })
     });
-    let slot = move |graph_slot: SecretSlot, auth_slot: SecretSlot| {
-        if is_graph() { graph_slot } else { auth_slot }
-    };
+    // Where the OAuth fields and their secrets sit for this transport.
+    let place = move || OAuthPlace::for_transport(kind.get());
     view! {
         <Show when=move || present.get()>
             <fieldset>
@@ -392,7 +363,7 @@ pub(super) fn OAuthSection(form: Form, kind: Memo<TransportKind>) -> AnyView {
                         </select>
                     </div>
                     {move || {
-                        let path = oauth_path(is_graph(), "tenant_id");
+                        let path = place().path(OAuthField::TenantId);
                         view! {
                             <TextField form path label="Directory (tenant) ID" required=true
                                 placeholder="00000000-0000-0000-0000-000000000000"
@@ -402,7 +373,7 @@ pub(super) fn OAuthSection(form: Form, kind: Memo<TransportKind>) -> AnyView {
                     }}
                 </Show>
                 {move || {
-                    let path = oauth_path(is_graph(), "client_id");
+                    let path = place().path(OAuthField::ClientId);
                     view! {
                         <TextField form path label="Application (client) ID" required=true
                             get=|d| d.oauth().map(|o| o.client_id.clone()).unwrap_or_default()
@@ -411,7 +382,7 @@ pub(super) fn OAuthSection(form: Form, kind: Memo<TransportKind>) -> AnyView {
                 }}
                 <Show when=move || preset.get() == OAuthPreset::Custom>
                     {move || {
-                        let path = oauth_path(is_graph(), "token_url");
+                        let path = place().path(OAuthField::TokenUrl);
                         view! {
                             <TextField form path label="Token URL" required=true placeholder="https://login.example.com/oauth2/token"
                                 get=|d| d.oauth().and_then(|o| o.token_url.clone()).unwrap_or_default()
@@ -453,19 +424,19 @@ pub(super) fn OAuthSection(form: Form, kind: Memo<TransportKind>) -> AnyView {
                     </div>
                     <Show when=move || credential.get() == "secret">
                         {move || view! {
-                            <SecretField form secret=slot(SecretSlot::GraphClientSecret, SecretSlot::AuthClientSecret) label="Client secret"
+                            <SecretField form secret=place().client_secret() label="Client secret"
                                 get=|d| d.oauth().map(|o| o.client_secret.clone())
                                 set=|d, v| if let Some(o) = d.oauth_mut() { o.client_secret = v } />
-                            <TextField form path=oauth_path(is_graph(), "secret_expires_on") label="Secret expires on" placeholder="2027-03-31"
+                            <TextField form path=place().path(OAuthField::SecretExpiresOn) label="Secret expires on" placeholder="2027-03-31"
                                 get=|d| d.oauth().and_then(|o| o.secret_expires_on.clone()).unwrap_or_default()
                                 set=|d, v| if let Some(o) = d.oauth_mut() { o.secret_expires_on = some_text(v) }
                                 hint="As the app registration shows it: the test send warns 30 days ahead." />
                         }}
                     </Show>
                     <Show when=move || credential.get() == "certificate">
-                        {move || view! { <CertificateField form path=oauth_path(is_graph(), "flow.credential.certificate") /> }}
+                        {move || view! { <CertificateField form path=place().path(OAuthField::Certificate) /> }}
                         {move || view! {
-                            <SecretField form secret=slot(SecretSlot::GraphPrivateKey, SecretSlot::AuthPrivateKey) label="Private key (PEM)" multiline=true
+                            <SecretField form secret=place().private_key() label="Private key (PEM)" multiline=true
                                 get=|d| d.oauth().map(|o| o.private_key.clone())
                                 set=|d, v| if let Some(o) = d.oauth_mut() { o.private_key = v } />
                         }}
@@ -474,7 +445,7 @@ pub(super) fn OAuthSection(form: Form, kind: Memo<TransportKind>) -> AnyView {
                 <Show when=move || flow.get() == FlowKind::AuthorizationCode>
                     <Show when=move || preset.get() == OAuthPreset::Custom>
                         {move || {
-                            let path = oauth_path(is_graph(), "authorize_url");
+                            let path = place().path(OAuthField::AuthorizeUrl);
                             view! {
                                 <TextField form path label="Authorization URL" required=true
                                     get=|d| d.oauth().and_then(|o| o.authorize_url.clone()).unwrap_or_default()
@@ -483,13 +454,13 @@ pub(super) fn OAuthSection(form: Form, kind: Memo<TransportKind>) -> AnyView {
                         }}
                     </Show>
                     {move || {
-                        let path = oauth_path(is_graph(), "flow.redirect_url");
+                        let path = place().path(OAuthField::RedirectUrl);
                         view! { <RedirectField form path /> }
                     }}
-                    <Consent form graph=is_graph() />
+                    <Consent form place=place() />
                 </Show>
                 {move || {
-                    let path = oauth_path(is_graph(), "scopes");
+                    let path = place().path(OAuthField::Scopes);
                     view! {
                         <TextField form path label="Scopes"
                             get=|d| d.oauth().and_then(|o| o.scopes.clone()).unwrap_or_default()
@@ -621,12 +592,8 @@ fn RedirectField(form: Form, path: &'static str) -> AnyView {
 /// "Sign in and consent": for a saved profile, opens the provider's sign-in in a popup and
 /// shows which mailbox it connected.
 #[component]
-fn Consent(form: Form, graph: bool) -> AnyView {
-    let token_slot = if graph {
-        SecretSlot::GraphRefreshToken
-    } else {
-        SecretSlot::AuthRefreshToken
-    };
+fn Consent(form: Form, place: OAuthPlace) -> AnyView {
+    let token_slot = place.refresh_token();
     let connected = move || {
         form.saved
             .with(|s| s.as_ref().is_some_and(|s| s.stored.contains(&token_slot)))

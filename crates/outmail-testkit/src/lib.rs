@@ -1,8 +1,10 @@
 //! Peers and fixtures for the transport tests: the aiosmtpd peer (a real SMTP server), scripted
 //! fault peers, a private CA with good, expired, wrong-host and self-signed certificates, and
 //! profiles built from draft JSON exactly as the API receives them.
-
-#![allow(dead_code)]
+//!
+//! The integration tests of every crate use it as a dev-dependency; the peer scripts live in
+//! this crate's `peers/` ([`peer_script`]), the certificate fixtures are `outmail-types`'s
+//! ([`fixtures`]).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,6 +21,14 @@ use tempfile::TempDir;
 use time::OffsetDateTime;
 
 pub mod fault;
+pub mod fixtures;
+
+/// A peer script of this crate's `peers/` folder (`smtp_peer.py`, `ntlm_server.py`, …).
+pub fn peer_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("peers")
+        .join(name)
+}
 
 /// Short limits so that a silent peer is reported in about a second.
 pub fn quick_timeouts() -> Timeouts {
@@ -84,7 +94,7 @@ pub async fn run_within(
             secrets,
             to: Mailbox::parse_utf8(to).expect("recipient"),
             dry_run,
-            now: OffsetDateTime::now_utc().unix_timestamp(),
+            clock: std::sync::Arc::new(outmail_clock::SystemClock),
             timeouts: quick_timeouts(),
             deadline: Duration::from_secs(20),
             oauth: Default::default(),
@@ -122,6 +132,12 @@ pub enum ServerCert {
     SelfSigned,
     /// Self-signed for localhost and marked as a CA (`CA:TRUE`, as `openssl req -x509` makes).
     SelfSignedCa,
+}
+
+impl Default for Pki {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Pki {
@@ -185,7 +201,7 @@ impl Pki {
     }
 }
 
-/// The aiosmtpd peer (`tests/peers/smtp_peer.py`) as a child process; killed on drop.
+/// The aiosmtpd peer (`peers/smtp_peer.py`) as a child process; killed on drop.
 pub struct SmtpPeer {
     child: Child,
     pub port: u16,
@@ -196,9 +212,7 @@ impl SmtpPeer {
     /// Starts the peer with `args` (see the script's docstring) and waits for `READY`.
     pub fn start(args: &[&str]) -> Self {
         let spool = tempfile::tempdir().expect("spool");
-        // Through the parent folder, so the server crate's tests find it too.
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../outmail-mail/tests/peers/smtp_peer.py");
+        let script = peer_script("smtp_peer.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(&script)
             .args(["--spool", spool.path().to_str().expect("utf8 path")])
@@ -363,35 +377,34 @@ impl ScriptPeer {
     pub fn oauth(args: &[&str]) -> Self {
         Self::start(
             "node",
-            "../../tools/peers/oauth_peer.mjs",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/peers/oauth_peer.mjs"),
             args,
             "--exit-on-stdin-close",
         )
     }
 
-    /// The strict Microsoft Graph fake, `tests/peers/graph_peer.py`.
+    /// The strict Microsoft Graph fake, `peers/graph_peer.py`.
     pub fn graph(args: &[&str]) -> Self {
         Self::start(
             "/usr/bin/python3",
-            "../outmail-mail/tests/peers/graph_peer.py",
+            peer_script("graph_peer.py"),
             &[&["--log-level", "warning"], args].concat(),
             "--exit-on-stdin-eof",
         )
     }
 
-    /// The strict EWS fake, `tests/peers/ews_peer.py`.
+    /// The strict EWS fake, `peers/ews_peer.py`.
     pub fn ews(args: &[&str]) -> Self {
         Self::start(
             "/usr/bin/python3",
-            "../outmail-mail/tests/peers/ews_peer.py",
+            peer_script("ews_peer.py"),
             &[&["--log-level", "warning"], args].concat(),
             "--exit-on-stdin-eof",
         )
     }
 
-    fn start(program: &str, script: &str, args: &[&str], exit_flag: &str) -> Self {
+    fn start(program: &str, script: PathBuf, args: &[&str], exit_flag: &str) -> Self {
         let dir = tempfile::tempdir().expect("peer dir");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
         let record = dir.path().join("record.jsonl");
         let mut child = Command::new(program)
             .arg(&script)
@@ -424,23 +437,6 @@ impl Drop for ScriptPeer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A test fixture of `outmail-types` (RSA client certificates and keys).
-pub fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../outmail-types/tests/fixtures")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-pub fn fixture_path(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../outmail-types/tests/fixtures")
-        .join(name)
-        .to_str()
-        .expect("utf8 path")
-        .to_owned()
 }
 
 /// The stage names of a report, in order, with their status (`token:ok`).
@@ -509,7 +505,7 @@ pub fn app_oauth_json(tokens: &ScriptPeer, scopes: &str) -> String {
     )
 }
 
-/// A private Postfix instance (`tests/peers/postfix_peer.py`): STARTTLS, Cyrus SASL PLAIN and
+/// A private Postfix instance (`peers/postfix_peer.py`): STARTTLS, Cyrus SASL PLAIN and
 /// LOGIN, relaying for authenticated clients only, every message written to `dir/mail`.
 pub struct PostfixPeer {
     child: Child,
@@ -521,8 +517,7 @@ impl PostfixPeer {
     pub fn start(pki: &Pki, user: &str, password: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("postfix dir");
         let (crt, key) = pki.files(ServerCert::Good);
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../outmail-mail/tests/peers/postfix_peer.py");
+        let script = peer_script("postfix_peer.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(&script)
             .args([

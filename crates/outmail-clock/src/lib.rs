@@ -1,6 +1,8 @@
 //! Where the time of day comes from: one injected [`Clock`], read by the store for every
-//! timestamp it writes and by the server for every decision that depends on "now", so a test can
-//! hold time still or move it on without sleeping.
+//! timestamp it writes, by the transports for what they stamp (an OAuth client assertion, an
+//! NTLM response) and by the server for every decision that depends on "now", so a test can
+//! hold time still or move it on without sleeping. Its own crate because the store and the
+//! transports, which do not depend on each other, both need it; `outmail-types` reads no clock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -44,6 +46,19 @@ impl ManualClock {
     }
 }
 
+impl ManualClock {
+    /// A manual clock at the system's time now: for tests that talk to a real peer which
+    /// checks timestamps (a token service), and still want to move time on by hand.
+    pub fn at_system_time() -> Arc<Self> {
+        Self::starting_at(SystemClock.now_ms())
+    }
+}
+
+/// Now in whole seconds since the Unix epoch, by `clock`.
+pub fn unix_seconds(clock: &dyn Clock) -> i64 {
+    clock.now_ms().div_euclid(1000)
+}
+
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
@@ -60,6 +75,7 @@ mod tests {
         assert_eq!(clock.now_ms(), 1_000);
         clock.advance(Duration::from_secs(30));
         assert_eq!(clock.now_ms(), 31_000);
+        assert_eq!(unix_seconds(clock.as_ref()), 31);
     }
 
     #[test]
