@@ -173,24 +173,15 @@ pub(crate) const SETTINGS_LOCK: i64 = 0x006f_7574_6d61_696c;
 /// adds a reference (and so leave it dangling). Outbox writes do not take it.
 macro_rules! in_settings_tx {
     ($store:expr, $tx:ident => $body:expr) => {
-        match &$store.inner.backend {
-            $crate::Backend::Sqlite(pool) => {
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let value = $body;
-                $tx.commit().await?;
-                value
-            }
-            $crate::Backend::Postgres(pool) => {
-                let mut $tx = pool.begin().await?;
+        $crate::in_write_tx!($store, $tx => {
+            if $store.backend_name() == "postgres" {
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind($crate::SETTINGS_LOCK)
                     .execute(&mut *$tx)
                     .await?;
-                let value = $body;
-                $tx.commit().await?;
-                value
             }
-        }
+            $body
+        })
     };
 }
 pub(crate) use in_settings_tx;

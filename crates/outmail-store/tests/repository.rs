@@ -919,6 +919,14 @@ fn naming(id: &str) -> impl FnOnce(&SettingsDocuments) -> Result<Vec<String>, St
     }
 }
 
+fn tenant_naming_nobody() -> TenantWrite {
+    TenantWrite {
+        name: "Acme".to_owned(),
+        document: "{}".to_owned(),
+        refers_to: Vec::new(),
+    }
+}
+
 fn tenant_naming(profile_id: &str) -> TenantWrite {
     TenantWrite {
         name: "Acme".to_owned(),
@@ -994,14 +1002,7 @@ async fn a_setting_cannot_name_a_profile_that_does_not_exist(h: &Harness) {
 /// the tenant can end up naming a profile that is gone.
 async fn a_reference_racing_a_delete_never_dangles(h: &Harness) {
     h.store
-        .create_tenant(
-            "acme",
-            &TenantWrite {
-                name: "Acme".to_owned(),
-                document: "{}".to_owned(),
-                refers_to: Vec::new(),
-            },
-        )
+        .create_tenant("acme", &tenant_naming_nobody())
         .await
         .unwrap();
     for round in 0..20 {
@@ -1033,15 +1034,7 @@ async fn a_reference_racing_a_delete_never_dangles(h: &Harness) {
         );
         // Point the tenant away again for the next round.
         h.store
-            .update_tenant(
-                "acme",
-                tenant.version,
-                &TenantWrite {
-                    name: "Acme".to_owned(),
-                    document: "{}".to_owned(),
-                    refers_to: Vec::new(),
-                },
-            )
+            .update_tenant("acme", tenant.version, &tenant_naming_nobody())
             .await
             .unwrap();
     }
@@ -1049,14 +1042,7 @@ async fn a_reference_racing_a_delete_never_dangles(h: &Harness) {
 
 async fn an_import_that_fails_half_way_writes_nothing(h: &Harness) {
     h.store
-        .create_tenant(
-            "taken",
-            &TenantWrite {
-                name: "Already here".to_owned(),
-                document: "{}".to_owned(),
-                refers_to: Vec::new(),
-            },
-        )
+        .create_tenant("taken", &tenant_naming_nobody())
         .await
         .unwrap();
     let (first, second) = (

@@ -143,6 +143,18 @@ impl Harness {
         self.sender.sent().into_iter().map(|(id, _)| id).collect()
     }
 
+    /// Whether the primary is on its alternate.
+    async fn failed_over(&self) -> bool {
+        let failover = self.sending.store.failover(&self.primary).await.unwrap();
+        failover.is_some()
+    }
+
+    /// Whether no message is due now.
+    async fn nothing_due(&self) -> bool {
+        let claim = self.sending.store.claim_due_messages("w", 600_000, 16);
+        claim.await.unwrap().is_empty()
+    }
+
     fn now(&self) -> i64 {
         self.sending.clock().now_ms()
     }
@@ -200,11 +212,7 @@ async fn nothing_is_claimed_before_its_retry_falls_due() {
     );
     h.attempt_due().await;
     h.clock.advance(Duration::from_secs(23));
-    let claim = h.sending.store.claim_due_messages("w", 600_000, 16);
-    assert!(
-        claim.await.unwrap().is_empty(),
-        "due at 24 s at the earliest"
-    );
+    assert!(h.nothing_due().await, "due at 24 s at the earliest");
     h.clock.advance(Duration::from_secs(7));
     assert_eq!(
         h.attempt_due().await,
@@ -268,14 +276,7 @@ async fn a_permanent_refusal_fails_at_once_whatever_transport_said_it() {
         );
         assert_eq!(h.sends_through().len(), n + 1, "sent once: {refusal:?}");
     }
-    assert!(
-        h.sending
-            .store
-            .failover(&h.primary)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!h.failed_over().await);
 }
 
 #[tokio::test]
@@ -366,17 +367,9 @@ async fn a_message_whose_final_dot_went_out_unanswered_is_never_sent_again() {
         other => panic!("{other:?}"),
     }
     h.clock.advance(Duration::from_secs(86_400));
-    let claim = h.sending.store.claim_due_messages("w", 600_000, 16);
-    assert!(claim.await.unwrap().is_empty());
+    assert!(h.nothing_due().await);
     assert_eq!(h.sends_through(), std::slice::from_ref(&h.primary));
-    assert!(
-        h.sending
-            .store
-            .failover(&h.primary)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!h.failed_over().await);
     assert_eq!(
         h.sending.store.get_message(&row.id).await.unwrap().status,
         "failed"
