@@ -4,9 +4,8 @@
 use axum::{Json, extract::State, http::StatusCode, response::Response};
 use outmail_store::{TenantRow, TenantWrite};
 use outmail_types::error::ApiError;
-use outmail_types::{
-    profile::{ProfileSpec, ProfileSummary},
-    settings::{EffectiveConfiguration, Source, Tenant, TenantDraft, TenantProfile, TenantView},
+use outmail_types::settings::{
+    EffectiveConfiguration, Tenant, TenantDraft, TenantProfile, TenantView,
 };
 
 use super::{
@@ -144,60 +143,5 @@ pub async fn effective(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<EffectiveConfiguration>> {
-    let row = state
-        .store
-        .get_tenant(&id)
-        .await
-        .map_err(|error| not_found_as("tenant", error))?;
-    let tenant: Tenant = decode("tenant", &row.id, &row.document)?;
-    let (global, _) = references::global_settings(&state).await?;
-
-    let (profile_source, reason) = match (&tenant.profile, global.sending_enabled) {
-        (_, false) => (
-            Source::None,
-            "sending is switched off in the global settings, so nothing is sent for any tenant"
-                .to_string(),
-        ),
-        (TenantProfile::Own(_), true) => {
-            (Source::Tenant, "the tenant has its own profile".to_string())
-        }
-        (TenantProfile::UseGlobal, true) if global.default_profile_id.is_some() => (
-            Source::Global,
-            "the tenant uses the global default profile".to_string(),
-        ),
-        (TenantProfile::UseGlobal, true) => (
-            Source::None,
-            "the tenant uses the global profile, but no default profile is set".to_string(),
-        ),
-    };
-    let profile = match tenant.effective_profile_id(&global) {
-        Some(profile_id) => match state.store.get_profile(profile_id.as_str()).await {
-            Ok(profile_row) => {
-                let spec: ProfileSpec = decode("profile", &profile_row.id, &profile_row.document)?;
-                Some(ProfileSummary::new(
-                    profile_id.clone(),
-                    profile_row.version,
-                    &spec,
-                ))
-            }
-            Err(outmail_store::StoreError::NotFound) => None,
-            Err(other) => return Err(other.into()),
-        },
-        None => None,
-    };
-    let support_address = tenant.effective_support_address(&global);
-    let support_address_source = match (&tenant.support_address, support_address) {
-        (_, None) => Source::None,
-        (Some(_), Some(_)) if global.tenant_support_allowed => Source::Tenant,
-        _ => Source::Global,
-    };
-    Ok(Json(EffectiveConfiguration {
-        tenant: tenant.id.to_string(),
-        sending_enabled: global.sending_enabled,
-        profile,
-        profile_source,
-        support_address: support_address.map(ToString::to_string),
-        support_address_source,
-        reason,
-    }))
+    Ok(Json(state.sending.effective_configuration(&id).await?))
 }

@@ -1,12 +1,14 @@
 //! "A message goes out", in one place: which profile sends it ([`Sending::resolve`]), what the
 //! profile's rules make of it ([`compose`]), accepting it into the durable outbox
 //! ([`Sending::enqueue`]), and one delivery attempt with its judgement ([`Sending::attempt`]).
+//! It also answers which profile a tenant's mail goes through ([`Sending::effective_configuration`]).
 //! The REST handlers, support requests and the delivery worker all call this; none of them
 //! holds a rule of its own. Deliveries go through the [`Sender`] seam and "now" comes from the
 //! store's injected clock, so the judgement is tested without peers or sleeps.
 
 mod attempt;
 mod compose;
+mod effective;
 mod resolve;
 pub mod secrets;
 pub mod sender;

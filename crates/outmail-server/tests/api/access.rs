@@ -915,3 +915,64 @@ async fn every_documented_route_needs_the_right_role() {
     );
     app.finish().await;
 }
+
+/// Everything a test's log subscriber writes, shared with the test.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A token whose stored scopes cannot be read grants nothing (fail closed), and says why in the
+/// log instead of looking like a token without scopes. A current-thread runtime keeps every log
+/// line of the in-process request on this thread's subscriber.
+#[tokio::test(flavor = "current_thread")]
+async fn a_token_whose_scopes_cannot_be_read_grants_nothing_and_is_logged() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = TestApp::sqlite().await;
+    let token = auth::random_token();
+    let row = outmail_store::ApiTokenRow {
+        id: "corrupt-token".to_owned(),
+        name: "deploy".to_owned(),
+        scopes: "[\"messages:send\"".to_owned(),
+        prefix: token[..12].to_owned(),
+        token_hash: auth::digest(&token),
+        created_at: app.state.now_ms(),
+        created_by: "cli".to_owned(),
+        last_used_at: None,
+    };
+    app.store.create_api_token(&row).await.unwrap();
+    let body = r#"{"to": ["ops@example.com"], "subject": "Disk", "text": "x"}"#;
+    let answer = app
+        .call_as(
+            &Caller::Token(token),
+            Method::POST,
+            "/api/v1/messages",
+            Some(body),
+            Some("application/json"),
+            &[],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text);
+    let written = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        written.contains("an API token's stored scopes cannot be read")
+            && written.contains("corrupt-token"),
+        "{written}"
+    );
+    app.finish().await;
+}
