@@ -257,16 +257,19 @@ impl SecretSlot {
         SecretSlot::ProxyPassword,
     ];
 
-    /// The dotted field path, e.g. `transport.auth.oauth.client_secret`.
+    /// The dotted field path, e.g. `transport.auth.oauth.client_secret`. The OAuth slots'
+    /// paths come from the one table of OAuth places ([`OAuthPlace`]); the serde names above
+    /// must be literals, and a test holds them equal to these.
     pub fn path(self) -> &'static str {
+        use crate::profile::{OAuthField, OAuthPlace};
         match self {
             SecretSlot::AuthPassword => "transport.auth.password",
-            SecretSlot::AuthClientSecret => "transport.auth.oauth.client_secret",
-            SecretSlot::AuthPrivateKey => "transport.auth.oauth.private_key",
-            SecretSlot::AuthRefreshToken => "transport.auth.oauth.refresh_token",
-            SecretSlot::GraphClientSecret => "transport.oauth.client_secret",
-            SecretSlot::GraphPrivateKey => "transport.oauth.private_key",
-            SecretSlot::GraphRefreshToken => "transport.oauth.refresh_token",
+            SecretSlot::AuthClientSecret => OAuthPlace::Auth.path(OAuthField::ClientSecret),
+            SecretSlot::AuthPrivateKey => OAuthPlace::Auth.path(OAuthField::PrivateKey),
+            SecretSlot::AuthRefreshToken => OAuthPlace::Auth.path(OAuthField::RefreshToken),
+            SecretSlot::GraphClientSecret => OAuthPlace::Graph.path(OAuthField::ClientSecret),
+            SecretSlot::GraphPrivateKey => OAuthPlace::Graph.path(OAuthField::PrivateKey),
+            SecretSlot::GraphRefreshToken => OAuthPlace::Graph.path(OAuthField::RefreshToken),
             SecretSlot::ProxyPassword => "proxy.password",
         }
     }
