@@ -7,8 +7,8 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::mail_peers::SmtpPeer;
 use crate::mail_peers::fault::{self, Script};
+use crate::mail_peers::{ScriptPeer, SmtpPeer, app_oauth_json, token_service};
 use crate::on_both_backends;
 use crate::support::{Answer, CANARIES, TestApp};
 
@@ -67,6 +67,62 @@ async fn log_is_empty(app: &TestApp) -> bool {
 fn alert(to: &str) -> Value {
     json!({"to": [to], "subject": "Disk almost full", "text": "90% used on /var",
            "headers": {"X-Alert-Id": "disk-1"}})
+}
+
+/// Microsoft Graph answering with an HTTP status that only a change of settings can fix (the
+/// app lacks Mail.Send, a bad request, no such mailbox, too large, a refused token): the
+/// worker fails the message after one attempt, with the cause, instead of retrying it for two
+/// hours as it once read every 4xx as SMTP's "try again".
+async fn graph_refusals_that_need_a_change_fail_at_once_in_the_worker(app: &TestApp) {
+    const SENDER: &str = "alerts@example.com";
+    const TOKEN: &str = "graph-access-token-1";
+    let tokens = token_service(SENDER, TOKEN, &[]);
+    let _worker = app.start_worker();
+    for (n, (refusal, reason)) in [
+        (["--deny", SENDER], "access_denied"),
+        (["--fail-status", "400"], "rejected"),
+        (["--fail-status", "404"], "mailbox_not_found"),
+        (["--fail-status", "413"], "message_too_large"),
+        (["--fail-status", "401"], "unauthorized"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut args = vec!["--token", TOKEN, "--mailbox", SENDER];
+        args.extend_from_slice(&refusal);
+        let graph = ScriptPeer::graph(&args);
+        let draft = format!(
+            r#"{{"name": "Graph {n}",
+                 "transport": {{"kind": "graph", "endpoint": {{"kind": "custom", "url": "{}"}},
+                                "oauth": {}, "save_to_sent_items": false}},
+                 "sender": {{"address": "{SENDER}"}}, "send_frequency": 0,
+                 "utf8_headers": false}}"#,
+            graph.url(""),
+            app_oauth_json(&tokens, "https://graph.microsoft.com/.default")
+        );
+        let created = app
+            .create_profile(&serde_json::from_str(&draft).unwrap())
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let saved = app
+            .put(
+                SETTINGS,
+                // The n-th save of the global settings replaces version n.
+                &format!("\"{n}\""),
+                &json!({"sending_enabled": true, "tenant_support_allowed": false,
+                        "attach_system_info": false, "default_profile_id": created.json["id"]}),
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+        let accepted = send(app, &alert("ops@example.net")).await;
+        assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.text);
+        let message = settled(app, accepted.json["id"].as_str().unwrap()).await;
+        assert_eq!(message["status"], "failed", "{refusal:?}: {message}");
+        assert_eq!(message["attempts"], 1, "{refusal:?}: {message}");
+        let error = message["last_error"].as_str().unwrap();
+        assert!(error.starts_with(reason), "{refusal:?}: {error}");
+        assert_eq!(graph.records().len(), 1, "{refusal:?}: sent once");
+    }
 }
 
 async fn a_message_is_queued_then_delivered_through_the_global_profile(app: &TestApp) {
@@ -564,4 +620,5 @@ on_both_backends!(
     sending_switched_off_is_a_409_and_nothing_is_stored,
     a_tenant_with_its_own_profile_sends_through_it,
     bad_input_is_a_422_naming_each_field,
+    graph_refusals_that_need_a_change_fail_at_once_in_the_worker,
 );
