@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{MailError, Reason};
-use crate::http_client::{HttpConnection, HttpSettings, ShowBody};
+use crate::http_client::{self, HttpConnection, HttpSettings, ShowBody};
 use crate::trace::Trace;
 
 /// A token is renewed this long before it expires, so it cannot lapse mid-send.
@@ -473,8 +473,31 @@ async fn exchange(
         shared.absorb(trace);
     }
     let response = result?;
+    if let Some(error) = unavailable(&response) {
+        return Err(error);
+    }
     let (parts, body) = response.into_parts();
     Ok(oauth2::HttpResponse::from_parts(parts, body.to_vec()))
+}
+
+/// A token endpoint that is down or busy (408, 429, 5xx) is a fault to wait out, not a refusal
+/// of the credentials: without this the `oauth2` crate reads such an answer as an unparsable
+/// token response, and the message would fail for good during an outage of the token service.
+fn unavailable(response: &http::Response<bytes::Bytes>) -> Option<MailError> {
+    let status = response.status().as_u16();
+    let reason = match status {
+        429 => Reason::Throttled,
+        408 | 500..=599 => Reason::ServerError,
+        _ => return None,
+    };
+    let mut error = MailError::new(
+        reason,
+        Stage::Token,
+        format!("the token endpoint answered {}", response.status()),
+    )
+    .with_http_status(status);
+    error.retry_after = http_client::retry_after(response);
+    Some(error)
 }
 
 type TokenError = RequestTokenError<MailError, StandardErrorResponse<BasicErrorResponseType>>;

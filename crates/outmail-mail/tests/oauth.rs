@@ -231,6 +231,54 @@ async fn an_unreachable_token_endpoint_blames_the_token_url() {
     );
 }
 
+/// A token endpoint on 127.0.0.1 that answers every request with `status_line` and the given
+/// extra header lines: an identity service that is down or busy.
+async fn token_endpoint_answering(status_line: &'static str, headers: &'static str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0u8; 8192];
+            let _ = stream.read(&mut request).await;
+            let answer = format!(
+                "HTTP/1.1 {status_line}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    format!("http://127.0.0.1:{port}/{TENANT}/oauth2/v2.0/token")
+}
+
+/// A token service that is down (503) or throttling (429, with Retry-After) is a fault to wait
+/// out at the token stage, with its status: not a token response that failed to parse, which
+/// read as a permanent refusal and failed every message while the service was down.
+#[tokio::test]
+async fn a_token_endpoint_that_is_down_or_busy_is_a_transient_fault() {
+    for (status_line, headers, expected, code) in [
+        ("503 Service Unavailable", "", "server_error", 503),
+        (
+            "429 Too Many Requests",
+            "Retry-After: 7\r\n",
+            "throttled",
+            429,
+        ),
+    ] {
+        let url = token_endpoint_answering(status_line, headers).await;
+        let (flow, secrets) = secret_credential(SECRET);
+        let auth = oauth_auth(&url, CLIENT, &flow, &secrets, APP_SCOPE);
+        let (spec, secrets) = profile(&smtp_draft(9, "none", None, &auth, false));
+        let report = run(spec, secrets, "rcpt@example.net", false).await;
+        let failure = report.failure.as_ref().expect("a failure");
+        assert_eq!(failure.reason, expected, "{failure:#?}");
+        assert_eq!(failure.stage, Stage::Token);
+        assert_eq!(failure.code, Some(code));
+        if code == 429 {
+            assert!(failure.remedy.contains("7 seconds"), "{}", failure.remedy);
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_token_the_mail_server_refuses_is_reported_at_auth() {
     let tokens = oauth_peer(&[]);
