@@ -12,10 +12,11 @@ CARGO_MAKE_VERSION=0.37.24
 # tests start on loopback: aiosmtpd (run by /usr/bin/python3), tinyproxy and microsocks, and
 # Postfix with Cyrus SASL (PLAIN/LOGIN modules, saslpasswd2 for its sasldb) for private instances
 # (crates/outmail-testkit/peers/postfix_peer.py); swaks, the reference client of
-# scripts/bench-test-send.sh. The system Postfix is left unconfigured, see preseed_postfix.
+# scripts/bench-test-send.sh; wrk, the HTTP load generator of the API and outbox benchmarks. The
+# system Postfix is left unconfigured, see preseed_postfix.
 # (wasm-opt comes from npm, tools/: Debian's binaryen 108 breaks wasm-bindgen's externref table.)
 APT_PACKAGES=(chromium brotli gzip postgresql python3-aiosmtpd tinyproxy microsocks
-  postfix libsasl2-modules sasl2-bin swaks)
+  postfix libsasl2-modules sasl2-bin swaks wrk)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
