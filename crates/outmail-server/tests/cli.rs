@@ -593,10 +593,7 @@ fn a_server_killed_mid_batch_loses_no_message() {
     default_relay(&server, &server, "Slow relay", peer.port);
     const MESSAGES: usize = 24;
     for n in 0..MESSAGES {
-        let message =
-            format!(r#"{{"to": ["n{n}@example.net"], "subject": "Alert {n}", "text": "x"}}"#);
-        let (status, body) = server.request("POST", "/api/v1/messages", Some(&message));
-        assert_eq!(status, 202, "{body}");
+        post_alert(&server, n);
     }
     wait_for("a few deliveries", || peer.messages().len() >= 3);
     server.kill();
@@ -636,10 +633,7 @@ fn sigterm_during_sends_drains_them_without_a_duplicate() {
     default_relay(&server, &server, "Held relay", peer.port);
     const MESSAGES: usize = 12;
     for n in 0..MESSAGES {
-        let message =
-            format!(r#"{{"to": ["n{n}@example.net"], "subject": "Alert {n}", "text": "x"}}"#);
-        let (status, body) = server.request("POST", "/api/v1/messages", Some(&message));
-        assert_eq!(status, 202, "{body}");
+        post_alert(&server, n);
     }
     // Eight connections reach the final dot within milliseconds; the peer holds each for 2 s.
     std::thread::sleep(Duration::from_millis(800));
@@ -664,6 +658,13 @@ fn sigterm_during_sends_drains_them_without_a_duplicate() {
         MESSAGES,
         "every message arrived"
     );
+}
+
+/// Posts alert `n`, to its own recipient `n{n}@example.net`, and expects it accepted.
+fn post_alert(server: &RunningServer, n: usize) {
+    let message = format!(r#"{{"to": ["n{n}@example.net"], "subject": "Alert {n}", "text": "x"}}"#);
+    let (status, body) = server.request("POST", "/api/v1/messages", Some(&message));
+    assert_eq!(status, 202, "{body}");
 }
 
 /// How many messages the delivery log has as sent (`None` while it does not answer).
@@ -727,11 +728,7 @@ fn two_servers_sharing_postgresql_deliver_every_message_exactly_once() {
     default_relay(&one, &two, "Shared relay", peer.port);
     const MESSAGES: usize = 60;
     for n in 0..MESSAGES {
-        let server = if n % 2 == 0 { &one } else { &two };
-        let message =
-            format!(r#"{{"to": ["n{n}@example.net"], "subject": "Alert {n}", "text": "x"}}"#);
-        let (status, body) = server.request("POST", "/api/v1/messages", Some(&message));
-        assert_eq!(status, 202, "{body}");
+        post_alert(if n % 2 == 0 { &one } else { &two }, n);
     }
     wait_for("every message sent", || sent_count(&two) == Some(MESSAGES));
     // The worker's log line for each message it sent.

@@ -183,10 +183,13 @@ impl Serialize for Omitted {
     }
 }
 
+/// The code of a secret sent where none belongs (a stored or exported profile).
+pub const SECRET_NOT_ALLOWED: &str = "secret_not_allowed";
+
 impl<'de> Deserialize<'de> for Omitted {
     fn deserialize<D: Deserializer<'de>>(_deserializer: D) -> Result<Self, D::Error> {
         Err(SerdeEnvelope::new(FieldError::new(
-            "secret_not_allowed",
+            SECRET_NOT_ALLOWED,
             "secrets are not part of a stored or exported profile; remove the secret fields",
         ))
         .into_error())

@@ -7,7 +7,7 @@ use axum::{
 };
 use outmail_types::{
     error::{FieldError, FieldErrors, SerdeEnvelope},
-    secret::SecretSlot,
+    secret::{SECRET_NOT_ALLOWED, SecretSlot},
 };
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
@@ -233,9 +233,6 @@ impl<'t> Mistake<'t> {
         }
     }
 }
-
-/// The code outmail-types gives a secret inside a stored or exported profile (`Omitted`).
-const SECRET_NOT_ALLOWED: &str = "secret_not_allowed";
 
 /// serde's own kinds of mistake, read from its words: the one place that reads them.
 ///

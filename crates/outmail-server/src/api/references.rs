@@ -16,7 +16,9 @@ use crate::state::AppState;
 /// Alternates form chains (A fails over to B, B to C); this bounds the walk.
 const MAX_ALTERNATE_CHAIN: usize = 64;
 
-/// 422 on `path` unless `id` names a stored profile.
+/// 422 on `path` unless `id` names a stored profile. This answers with the field to fix; the
+/// guarantee is the store's own check of `refers_to` inside the write's transaction, which
+/// catches a profile deleted between this read and the write.
 pub async fn ensure_profile_exists(state: &AppState, path: &str, id: &ProfileId) -> ApiResult<()> {
     match state.store.get_profile(id.as_str()).await {
         Ok(_) => Ok(()),

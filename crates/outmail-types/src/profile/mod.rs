@@ -10,7 +10,7 @@ pub mod examples;
 mod oauth;
 mod secrets;
 mod spec;
-mod validate;
+pub(crate) mod validate;
 mod values;
 mod view;
 

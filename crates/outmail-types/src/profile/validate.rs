@@ -65,8 +65,39 @@ error_codes!(InvalidProfile {
 
 /// Only spaces: an input left empty. Anything else (even "\n") goes to the parser, so control
 /// characters are reported rather than treated as "not set".
-fn is_blank(s: &str) -> bool {
+/// An empty or all-spaces field counts as not filled in.
+pub(crate) fn is_blank(s: &str) -> bool {
     s.chars().all(|c| c == ' ')
+}
+
+/// Parses a field that must be filled in, recording `required` or the parser's error under
+/// `path`; `None` means "failed, error recorded". Shared by every draft's validation.
+pub(crate) fn required<T, E: Into<FieldError>>(
+    errors: &mut FieldErrors,
+    path: &str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Option<T> {
+    if is_blank(value) {
+        errors.add(path, InvalidProfile::Required);
+        return None;
+    }
+    parse(value).map_err(|e| errors.add(path, e)).ok()
+}
+
+/// Parses a field that may be left out or blank: `Some(None)` when not set, `Some(Some(v))`
+/// when valid, `None` on error (recorded under `path`).
+pub(crate) fn optional<T, E: Into<FieldError>>(
+    errors: &mut FieldErrors,
+    path: &str,
+    value: &Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Option<Option<T>> {
+    match value.as_deref() {
+        None => Some(None),
+        Some(v) if is_blank(v) => Some(None),
+        Some(v) => parse(v).map(Some).map_err(|e| errors.add(path, e)).ok(),
+    }
 }
 
 /// Collects errors while parsing; `None` means "failed, error recorded".
@@ -90,11 +121,7 @@ impl Ctx {
         value: &str,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
-        if is_blank(value) {
-            self.add(path, InvalidProfile::Required);
-            return None;
-        }
-        self.check(path, parse(value))
+        required(&mut self.errors, path, value, parse)
     }
 
     /// `Some(None)` when not set, `Some(Some(v))` when valid, `None` on error.
@@ -104,11 +131,7 @@ impl Ctx {
         value: &Option<String>,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<Option<T>> {
-        match value.as_deref() {
-            None => Some(None),
-            Some(v) if is_blank(v) => Some(None),
-            Some(v) => self.check(path, parse(v)).map(Some),
-        }
+        optional(&mut self.errors, path, value, parse)
     }
 
     /// Checks a secret field; returns the newly entered value, if any and valid.

@@ -16,38 +16,8 @@ pub use tenant::{
 };
 pub use transfer::{ExportDocument, ExportVersion, ExportedProfile};
 
-use crate::error::{FieldError, FieldErrors};
-use crate::profile::InvalidProfile;
-
-fn is_blank(s: &str) -> bool {
-    s.chars().all(|c| c == ' ')
-}
-
-fn required<T, E: Into<FieldError>>(
-    errors: &mut FieldErrors,
-    path: &str,
-    value: &str,
-    parse: impl FnOnce(&str) -> Result<T, E>,
-) -> Option<T> {
-    if is_blank(value) {
-        errors.add(path, InvalidProfile::Required);
-        return None;
-    }
-    parse(value).map_err(|e| errors.add(path, e)).ok()
-}
-
-fn optional<T, E: Into<FieldError>>(
-    errors: &mut FieldErrors,
-    path: &str,
-    value: &Option<String>,
-    parse: impl FnOnce(&str) -> Result<T, E>,
-) -> Option<Option<T>> {
-    match value.as_deref() {
-        None => Some(None),
-        Some(v) if is_blank(v) => Some(None),
-        Some(v) => parse(v).map(Some).map_err(|e| errors.add(path, e)).ok(),
-    }
-}
+// The field helpers every draft's validation shares, written once in `profile::validate`.
+use crate::profile::validate::{optional, required};
 
 #[cfg(test)]
 mod tests;
