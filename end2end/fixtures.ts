@@ -1,6 +1,7 @@
-// Test fixtures: a release outmail server per worker, on a free port, with its own data folder
-// and two accounts made with the CLI (an admin and a viewer). Every page and API call needs a
-// signed-in user, so the browser and the `request` fixture start signed in as the admin.
+// Test fixtures: a release outmail server per worker, on a free port, with its own data folder,
+// its SMTP relay listening on another free loopback port, and two accounts made with the CLI (an
+// admin and a viewer). Every page and API call needs a signed-in user, so the browser and the
+// `request` fixture start signed in as the admin.
 import {
   test as base,
   expect,
@@ -11,6 +12,7 @@ import {
 } from '@playwright/test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -35,6 +37,8 @@ export const signedOut: StorageState = { cookies: [], origins: [] };
 export type OutmailServer = {
   url: string;
   dataDir: string;
+  /** The loopback port of the SMTP relay (`--smtp-bind 127.0.0.1:<port>`, no certificate). */
+  smtpPort: number;
   /** Everything the server wrote to stdout and stderr so far. */
   output: () => string;
 };
@@ -52,13 +56,27 @@ function createAccount(dataDir: string, account: Account) {
   }
 }
 
-/** Starts `outmail serve` on port 0 and resolves with the URL it prints once listening. */
-export async function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+/** A loopback port nothing listens on right now, for a listener the server is told to bind. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+  const address = probe.address();
+  await new Promise<void>((done) => probe.close(() => done()));
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
+}
+
+/** Starts `outmail serve` on port 0 with `extraArgs` and resolves with the URL it prints once
+ * listening. */
+export async function startServer(
+  dataDir: string,
+  extraArgs: string[] = [],
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   // Started from the project root, as the README does, so it finds target/site. The specs run
   // far more test sends per admin than the default limit allows; that limit has Rust tests.
   const child = spawn(
     binary,
-    ['serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir, '--test-sends-per-minute', '1000'],
+    ['serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir, '--test-sends-per-minute', '1000', ...extraArgs],
     {
       cwd: projectRoot,
       env: { ...process.env, OUTMAIL_LOG: 'info' },
@@ -155,8 +173,11 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       // The accounts exist before the server starts, so it never waits for the first-admin setup.
       createAccount(dataDir, admin);
       createAccount(dataDir, viewer);
-      const { child, url, output } = await startServer(dataDir);
-      await use({ url, dataDir, output });
+      // The SMTP relay (relay.spec.ts) on a loopback port chosen here, so a spec knows it without
+      // reading the server's output. Loopback without a certificate: AUTH is offered in clear.
+      const smtpPort = await freePort();
+      const { child, url, output } = await startServer(dataDir, ['--smtp-bind', `127.0.0.1:${smtpPort}`]);
+      await use({ url, dataDir, smtpPort, output });
       const code = await stopServer(child);
       rmSync(dataDir, { recursive: true, force: true });
       // A server that crashed or ignored SIGTERM is a failure even if every page looked right.

@@ -1,5 +1,6 @@
 // Playwright runs against the release server. Each worker starts its own outmail on a free port
-// with a temporary data folder (see fixtures.ts), so specs never share state.
+// with a temporary data folder (see fixtures.ts), so specs never share state. Its SMTP relay
+// listens too, with `--smtp-bind 127.0.0.1:<another free port>` (fixtures.ts, relay.spec.ts).
 import { defineConfig, devices } from '@playwright/test';
 
 export default defineConfig({

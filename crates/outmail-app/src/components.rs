@@ -1,7 +1,8 @@
 //! Small pieces every page uses: the loading and error states, badges, times, the
-//! confirmation dialog, and whether the signed-in person may change anything.
+//! confirmation dialog, a copy button, and whether the signed-in person may change anything.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use outmail_types::delivery::MessageStatus;
 
 use crate::api::Problem;
@@ -46,6 +47,32 @@ pub fn Time(unix_ms: i64) -> impl IntoView {
     let text = outmail_types::date::format_unix_ms(unix_ms);
     let machine = text.trim_end_matches(" UTC").replace(' ', "T") + "Z";
     view! { <time datetime=machine>{text}</time> }
+}
+
+/// A button copying `text` to the clipboard; its name is "Copy {what}", and it says whether the
+/// browser let it ("Copied", "Could not copy").
+#[component]
+pub fn CopyButton(#[prop(into)] text: Signal<String>, what: &'static str) -> impl IntoView {
+    // Whether the last copy worked: `None` before any.
+    let copied = RwSignal::new(None::<bool>);
+    let copy = move |_| {
+        let text = text.get_untracked();
+        let clipboard = window().navigator().clipboard();
+        spawn_local(async move {
+            let written = wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&text)).await;
+            copied.set(Some(written.is_ok()));
+        });
+    };
+    view! {
+        <button type="button" class="small copy" on:click=copy>
+            {move || match copied.get() {
+                None => "Copy",
+                Some(true) => "Copied",
+                Some(false) => "Could not copy",
+            }}
+            <span class="visually-hidden">{format!(" {what}")}</span>
+        </button>
+    }
 }
 
 /// A modal question with a destructive answer. `open` shows it; Cancel, Escape and the
@@ -254,6 +281,20 @@ pub fn can_change() -> Signal<bool> {
                 .with(|session| session.as_ref().map(|s| s.role.can_change()))
         })
         .unwrap_or(true)
+    })
+}
+
+/// Whether the signed-in person may change things, once the session has loaded: `None` before.
+/// For what a viewer is not shown at all (a form only an admin can use), where "not known yet"
+/// must not count as yes: a page waits for the answer rather than show the form and take it
+/// away again.
+pub fn session_can_change() -> Signal<Option<bool>> {
+    let user = use_context::<crate::CurrentUser>();
+    Signal::derive(move || {
+        user.and_then(|user| {
+            user.0
+                .with(|session| session.as_ref().map(|s| s.role.can_change()))
+        })
     })
 }
 

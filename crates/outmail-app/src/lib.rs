@@ -119,6 +119,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("delivery") view=pages::DeliveryLog />
                         <Route path=StaticSegment("settings") view=pages::Settings />
                         <Route path=StaticSegment("tokens") view=pages::Tokens />
+                        <Route path=StaticSegment("relay") view=pages::Relay />
                         <Route path=StaticSegment("audit") view=pages::Audit />
                         <Route path=StaticSegment("login") view=pages::Login />
                         <Route path=StaticSegment("setup") view=pages::Setup />
@@ -215,6 +216,7 @@ fn Header() -> impl IntoView {
                 <A href="/delivery">"Delivery log"</A>
                 <A href="/settings">"Settings"</A>
                 <A href="/tokens">"Tokens"</A>
+                <A href="/relay">"Relay"</A>
                 <A href="/audit">"Audit log"</A>
             </nav>
             // Always rendered, with a size that does not depend on its content, so nothing in

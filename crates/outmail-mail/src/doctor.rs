@@ -134,6 +134,7 @@ fn test_letter(spec: &ProfileSpec, to: Mailbox) -> Letter {
         )),
         html: None,
         headers: vec![("X-Outmail-Test".to_owned(), "1".to_owned())],
+        mime: None,
         attachments: Vec::new(),
     }
 }

@@ -75,6 +75,24 @@ pub fn envelope(letter: &Letter, version: EwsVersion, impersonate: Option<&str>)
          <m:SavedItemFolderId><t:DistinguishedFolderId Id=\"sentitems\"/></m:SavedItemFolderId>\
          <m:Items><t:Message>",
     );
+    if let Some(mime) = &letter.mime {
+        // A relayed message goes as the product built it: EWS reads From, To, Cc, the subject
+        // and the body from the MIME. Bcc recipients are envelope-only, so they go as elements
+        // (MessageType's BccRecipients), never as a header.
+        xml.push_str(&format!(
+            "<t:MimeContent CharacterSet=\"UTF-8\">{}</t:MimeContent>",
+            BASE64.encode(mime)
+        ));
+        if !letter.bcc.is_empty() {
+            xml.push_str("<t:BccRecipients>");
+            for mailbox in &letter.bcc {
+                push_mailbox(&mut xml, mailbox);
+            }
+            xml.push_str("</t:BccRecipients>");
+        }
+        xml.push_str("</t:Message></m:Items></m:CreateItem></soap:Body></soap:Envelope>");
+        return xml;
+    }
     xml.push_str(&format!(
         "<t:Subject>{}</t:Subject>",
         escape(&letter.subject)

@@ -109,6 +109,26 @@ pub fn request_body(letter: &Letter, save_to_sent_items: bool) -> Result<Value, 
     Ok(json!({ "message": message, "saveToSentItems": save_to_sent_items }))
 }
 
+/// The body of a MIME `sendMail`: the message, base64-encoded, sent as `text/plain`. Graph
+/// takes a MIME message's recipients from its headers only, so the envelope-only (Bcc)
+/// recipients go in a `Bcc:` header, which Exchange removes before it delivers. (Graph saves
+/// a MIME send to Sent Items; `saveToSentItems` exists only in the JSON form.)
+fn mime_request_body(letter: &Letter, mime: &[u8]) -> Result<Vec<u8>, MailError> {
+    let message = if letter.bcc.is_empty() {
+        mime.to_vec()
+    } else {
+        let bcc = letter
+            .bcc
+            .iter()
+            .map(|m| m.address().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        crate::mime::with_header(mime, "Bcc", &bcc)
+            .map_err(|e| MailError::new(Reason::InvalidMessage, Stage::Prepare, e.to_string()))?
+    };
+    Ok(BASE64.encode(message).into_bytes())
+}
+
 /// Sends `letter` through Graph. A dry run connects (and has fetched the token) but posts
 /// nothing: Graph has no way to check a message without sending it.
 pub async fn send(
@@ -119,8 +139,15 @@ pub async fn send(
     dry_run: bool,
 ) -> Result<Option<String>, MailError> {
     let url_text = send_mail_url(target.endpoint, target.mailbox)?;
-    let body = serde_json::to_vec(&request_body(letter, target.save_to_sent_items)?)
-        .map_err(|e| MailError::new(Reason::InvalidMessage, Stage::Prepare, e.to_string()))?;
+    let (content_type, body) = match &letter.mime {
+        Some(mime) => ("text/plain", mime_request_body(letter, mime)?),
+        None => (
+            "application/json",
+            serde_json::to_vec(&request_body(letter, target.save_to_sent_items)?).map_err(|e| {
+                MailError::new(Reason::InvalidMessage, Stage::Prepare, e.to_string())
+            })?,
+        ),
+    };
     let url = HttpsUrl::parse(&url_text)
         .map_err(|e| MailError::new(Reason::InvalidMessage, Stage::Prepare, e.to_string()))?;
     let mut connection = HttpConnection::open(trace, &url, target.http).await?;
@@ -136,7 +163,7 @@ pub async fn send(
         .method(Method::POST)
         .uri(http_client::uri(&url_text)?)
         .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
-        .header(CONTENT_TYPE, "application/json")
+        .header(CONTENT_TYPE, content_type)
         .body(body)
         .map_err(|e| MailError::new(Reason::InvalidMessage, Stage::Send, e.to_string()))?;
     let response = connection

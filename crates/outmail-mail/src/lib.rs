@@ -9,6 +9,7 @@
 //! - [`local`]: the local MTA's sendmail program.
 //! - [`oauth`]: OAuth 2.0 tokens, cached per profile; [`ntlm`]: NTLMv2 messages.
 //! - [`message`]: the RFC 5322 message and envelope.
+//! - [`mime`]: reading and editing a MIME message a product submitted to the SMTP relay.
 //! - [`trace`]: stages with timings and the redacted transcript.
 
 pub mod doctor;
@@ -19,6 +20,7 @@ pub mod graph;
 pub mod http_client;
 pub mod local;
 pub mod message;
+pub mod mime;
 pub mod net;
 pub mod ntlm;
 pub mod oauth;

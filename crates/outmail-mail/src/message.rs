@@ -32,6 +32,18 @@ pub struct Letter {
     pub attachments: Vec<Attachment>,
     /// Without angle brackets: `uuid@domain`.
     pub message_id: String,
+    /// The message exactly as a product built it, when it came in over the SMTP relay: sent as
+    /// these bytes (over SMTP), as MIME (Graph, EWS). Then the fields above describe it (From,
+    /// To and Cc from its headers, Bcc the envelope recipients it does not name, the subject)
+    /// for the envelope, the delivery log and the profile's rules; the bytes have no Bcc header
+    /// and already carry the signature.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "mime_base64",
+        with = "base64_optional"
+    )]
+    pub mime: Option<Vec<u8>>,
 }
 
 /// A file sent with a message.
@@ -61,6 +73,29 @@ mod base64_bytes {
     }
 }
 
+/// Optional bytes as an optional base64 string in JSON.
+mod base64_optional {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => super::base64_bytes::serialize(bytes, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super::base64_bytes")] Vec<u8>);
+        Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(bytes)| bytes))
+    }
+}
+
 impl Letter {
     /// A fresh Message-ID on the sender's domain.
     pub fn new_message_id(from: &EmailAddress) -> String {
@@ -81,8 +116,24 @@ impl Letter {
         Ok(())
     }
 
+    /// The envelope: the From address as the sender, every recipient.
+    fn envelope(&self) -> Result<Envelope, MailError> {
+        let recipients = self
+            .recipients()
+            .map(|m| address(m.address()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Envelope::new(Some(address(self.from.address())?), recipients)
+            .map_err(|e| invalid(format!("the envelope is invalid: {e}")))
+    }
+
     /// The RFC 5322 message and its envelope (Bcc is in the envelope only).
     pub fn to_smtp(&self) -> Result<Outgoing, MailError> {
+        if let Some(mime) = &self.mime {
+            return Ok(Outgoing {
+                envelope: self.envelope()?,
+                formatted: mime.clone(),
+            });
+        }
         let mut builder = lettre::Message::builder()
             .from(lettre_mailbox(&self.from)?)
             .subject(self.subject.clone())
@@ -101,12 +152,7 @@ impl Letter {
         for (name, value) in &self.headers {
             builder = builder.raw_header(header(name, value)?);
         }
-        let recipients = self
-            .recipients()
-            .map(|m| address(m.address()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let envelope = Envelope::new(Some(address(self.from.address())?), recipients)
-            .map_err(|e| invalid(format!("the envelope is invalid: {e}")))?;
+        let envelope = self.envelope()?;
         builder = builder.envelope(envelope.clone());
         let text = self.text.clone().unwrap_or_default();
         let built = match (&self.html, self.attachments.is_empty()) {
@@ -208,6 +254,7 @@ mod tests {
             text: Some("Body".to_owned()),
             html: None,
             headers: vec![("X-Outmail-Test".to_owned(), "yes".to_owned())],
+            mime: None,
             attachments: Vec::new(),
             message_id: "abc@example.com".to_owned(),
         }

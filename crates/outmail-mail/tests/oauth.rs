@@ -369,6 +369,7 @@ fn letter(to: &str) -> Letter {
         text: Some("body".into()),
         html: None,
         headers: Vec::new(),
+        mime: None,
         attachments: Vec::new(),
     }
 }

@@ -24,6 +24,7 @@ fn letter(from: &Mailbox, to: &str, subject: &str) -> Letter {
         text: Some("pooled".to_owned()),
         html: None,
         headers: vec![],
+        mime: None,
         attachments: Vec::new(),
     }
 }

@@ -615,6 +615,7 @@ async fn send_through(peer_port: u16, body_bytes: usize) -> outmail_mail::MailEr
         ),
         html: None,
         headers: vec![],
+        mime: None,
         attachments: Vec::new(),
     };
     transport

@@ -30,6 +30,11 @@ pub const DEFAULT_SESSION_HOURS: u64 = 12;
 /// Test sends one admin may start per minute.
 pub const DEFAULT_TEST_SENDS_PER_MINUTE: u32 = 10;
 /// The SQLite file inside the data folder.
+/// The relay's largest message: 25 MiB, what Exchange Online and Gmail take.
+pub const DEFAULT_SMTP_MAX_MESSAGE_BYTES: u64 = 25 * 1024 * 1024;
+pub const DEFAULT_SMTP_HOSTNAME: &str = "localhost";
+/// RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for the next command.
+pub const DEFAULT_SMTP_IDLE_TIMEOUT_SECONDS: u64 = 300;
 pub const SQLITE_FILE_NAME: &str = "outmail.db";
 
 /// The settings as given on the command line or in the environment; every one is optional.
@@ -97,9 +102,77 @@ pub struct SettingsArgs {
     #[arg(long, env = "OUTMAIL_EGRESS_DENY_LOOPBACK", global = true)]
     pub egress_deny_loopback: bool,
 
+    /// Start the SMTP relay: products submit mail here (STARTTLS when a certificate is given)
+    /// [default: off]
+    #[arg(
+        long,
+        env = "OUTMAIL_SMTP_BIND",
+        value_name = "ADDR:PORT",
+        global = true
+    )]
+    pub smtp_bind: Option<SocketAddr>,
+
+    /// A second relay listener with TLS from the first byte (usually port 465); needs
+    /// --smtp-tls-cert [default: off]
+    #[arg(
+        long,
+        env = "OUTMAIL_SMTPS_BIND",
+        value_name = "ADDR:PORT",
+        global = true
+    )]
+    pub smtps_bind: Option<SocketAddr>,
+
+    /// The relay's certificate chain (PEM), re-read on SIGHUP and when the file changes
+    #[arg(
+        long,
+        env = "OUTMAIL_SMTP_TLS_CERT",
+        value_name = "FILE",
+        global = true
+    )]
+    pub smtp_tls_cert: Option<PathBuf>,
+
+    /// The relay certificate's private key (PEM)
+    #[arg(long, env = "OUTMAIL_SMTP_TLS_KEY", value_name = "FILE", global = true)]
+    pub smtp_tls_key: Option<PathBuf>,
+
+    /// Networks that may submit to the relay without AUTH, e.g. `10.20.0.0/16` [default: none]
+    #[arg(
+        long,
+        env = "OUTMAIL_SMTP_ALLOW_UNAUTHENTICATED",
+        value_name = "CIDR,...",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub smtp_allow_unauthenticated: Option<Vec<ipnet::IpNet>>,
+
+    /// The largest message the relay accepts, in bytes [default: 26214400]
+    #[arg(
+        long,
+        env = "OUTMAIL_SMTP_MAX_MESSAGE_BYTES",
+        value_name = "BYTES",
+        global = true
+    )]
+    pub smtp_max_message_bytes: Option<u64>,
+
+    /// The name the relay greets with [default: localhost]
+    #[arg(
+        long,
+        env = "OUTMAIL_SMTP_HOSTNAME",
+        value_name = "NAME",
+        global = true
+    )]
+    pub smtp_hostname: Option<String>,
+
+    /// How long the relay waits for a client's next line or DATA bytes [default: 300]
+    #[arg(long, env = "OUTMAIL_SMTP_IDLE_TIMEOUT", value_name = "SECONDS", global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub smtp_idle_timeout: Option<u64>,
+
     /// A TOML file with any of the settings above (bind, data_dir, database_url, log, site_root,
     /// delivery_lease, drain_timeout, session_idle_minutes, session_hours,
-    /// test_sends_per_minute, egress_allow, egress_deny_loopback)
+    /// test_sends_per_minute, egress_allow, egress_deny_loopback, smtp_bind, smtps_bind,
+    /// smtp_tls_cert, smtp_tls_key, smtp_allow_unauthenticated, smtp_max_message_bytes,
+    /// smtp_hostname, smtp_idle_timeout)
     #[arg(long, env = "OUTMAIL_CONFIG", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 }
@@ -120,6 +193,14 @@ struct FileSettings {
     test_sends_per_minute: Option<u32>,
     egress_allow: Option<Vec<ipnet::IpNet>>,
     egress_deny_loopback: Option<bool>,
+    smtp_bind: Option<SocketAddr>,
+    smtps_bind: Option<SocketAddr>,
+    smtp_tls_cert: Option<PathBuf>,
+    smtp_tls_key: Option<PathBuf>,
+    smtp_allow_unauthenticated: Option<Vec<ipnet::IpNet>>,
+    smtp_max_message_bytes: Option<u64>,
+    smtp_hostname: Option<String>,
+    smtp_idle_timeout: Option<u64>,
 }
 
 /// The resolved settings the server runs with.
@@ -135,6 +216,35 @@ pub struct Config {
     /// How long a stopping server waits for the sends in flight.
     pub drain_timeout: std::time::Duration,
     pub access: AccessConfig,
+    pub relay: RelayConfig,
+}
+
+/// The SMTP relay's listeners and limits.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    pub smtp_bind: Option<SocketAddr>,
+    pub smtps_bind: Option<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub allow_unauthenticated: Vec<ipnet::IpNet>,
+    pub max_message_bytes: u64,
+    pub hostname: String,
+    pub idle_timeout: std::time::Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            smtp_bind: None,
+            smtps_bind: None,
+            tls_cert: None,
+            tls_key: None,
+            allow_unauthenticated: Vec::new(),
+            max_message_bytes: DEFAULT_SMTP_MAX_MESSAGE_BYTES,
+            hostname: DEFAULT_SMTP_HOSTNAME.to_owned(),
+            idle_timeout: std::time::Duration::from_secs(DEFAULT_SMTP_IDLE_TIMEOUT_SECONDS),
+        }
+    }
 }
 
 /// Sessions, test-send limits and where outgoing connections may go.
@@ -167,6 +277,8 @@ pub enum ConfigError {
     },
     #[error("the config file {path} is not valid: {message}")]
     ParseFile { path: PathBuf, message: String },
+    #[error("{0}")]
+    Relay(String),
 }
 
 impl Config {
@@ -181,6 +293,16 @@ impl Config {
             .clone()
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let file_relay = FileRelay {
+            smtp_bind: file.smtp_bind,
+            smtps_bind: file.smtps_bind,
+            smtp_tls_cert: file.smtp_tls_cert,
+            smtp_tls_key: file.smtp_tls_key,
+            smtp_allow_unauthenticated: file.smtp_allow_unauthenticated,
+            smtp_max_message_bytes: file.smtp_max_message_bytes,
+            smtp_hostname: file.smtp_hostname,
+            smtp_idle_timeout: file.smtp_idle_timeout,
+        };
         let database_url = args
             .database_url
             .clone()
@@ -239,9 +361,78 @@ impl Config {
                         .unwrap_or_default(),
                 ),
             },
+            relay: relay_config(args, file_relay)?,
             data_dir,
         })
     }
+}
+
+/// The relay's part of the file settings, resolved the same way as the rest.
+struct FileRelay {
+    smtp_bind: Option<SocketAddr>,
+    smtps_bind: Option<SocketAddr>,
+    smtp_tls_cert: Option<PathBuf>,
+    smtp_tls_key: Option<PathBuf>,
+    smtp_allow_unauthenticated: Option<Vec<ipnet::IpNet>>,
+    smtp_max_message_bytes: Option<u64>,
+    smtp_hostname: Option<String>,
+    smtp_idle_timeout: Option<u64>,
+}
+
+fn relay_config(args: &SettingsArgs, file: FileRelay) -> Result<RelayConfig, ConfigError> {
+    let relay = RelayConfig {
+        smtp_bind: args.smtp_bind.or(file.smtp_bind),
+        smtps_bind: args.smtps_bind.or(file.smtps_bind),
+        tls_cert: args.smtp_tls_cert.clone().or(file.smtp_tls_cert),
+        tls_key: args.smtp_tls_key.clone().or(file.smtp_tls_key),
+        allow_unauthenticated: args
+            .smtp_allow_unauthenticated
+            .clone()
+            .or(file.smtp_allow_unauthenticated)
+            .unwrap_or_default(),
+        max_message_bytes: args
+            .smtp_max_message_bytes
+            .or(file.smtp_max_message_bytes)
+            .unwrap_or(DEFAULT_SMTP_MAX_MESSAGE_BYTES),
+        hostname: args
+            .smtp_hostname
+            .clone()
+            .or(file.smtp_hostname)
+            .unwrap_or_else(|| DEFAULT_SMTP_HOSTNAME.to_owned()),
+        idle_timeout: std::time::Duration::from_secs(
+            args.smtp_idle_timeout
+                .or(file.smtp_idle_timeout)
+                .unwrap_or(DEFAULT_SMTP_IDLE_TIMEOUT_SECONDS),
+        ),
+    };
+    if relay.tls_cert.is_some() != relay.tls_key.is_some() {
+        return Err(ConfigError::Relay(
+            "give both --smtp-tls-cert and --smtp-tls-key, or neither".to_owned(),
+        ));
+    }
+    if relay.smtps_bind.is_some() && relay.tls_cert.is_none() {
+        return Err(ConfigError::Relay(
+            "--smtps-bind needs a certificate: give --smtp-tls-cert and --smtp-tls-key".to_owned(),
+        ));
+    }
+    if relay.max_message_bytes < 1024 {
+        return Err(ConfigError::Relay(
+            "--smtp-max-message-bytes must be at least 1024".to_owned(),
+        ));
+    }
+    let valid_name = !relay.hostname.is_empty()
+        && relay.hostname.len() <= 253
+        && relay
+            .hostname
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if !valid_name {
+        return Err(ConfigError::Relay(format!(
+            "--smtp-hostname {:?} must be a host name (letters, digits, '-' and '.')",
+            relay.hostname
+        )));
+    }
+    Ok(relay)
 }
 
 fn read_file_settings(path: &Path) -> Result<FileSettings, ConfigError> {

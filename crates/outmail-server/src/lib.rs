@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod mail;
+pub mod relay;
 pub mod sending;
 pub mod serve;
 pub mod site;

@@ -59,6 +59,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "outmail is listening on http://{}",
         server.local_addr()
     ));
+    for address in server.relay_addrs() {
+        say(&format!("The SMTP relay is listening on {address}"));
+    }
     if let Some(url) = server.setup_url() {
         say(&format!(
             "No admin yet: open {url} to create the first one (or run `outmail admin create`)"

@@ -61,6 +61,7 @@ async fn security_headers(
 /// A server bound to its address, ready to run.
 pub struct Server {
     listener: TcpListener,
+    relay: Option<crate::relay::Relay>,
     router: Router,
     state: AppState,
     setup_token: Option<String>,
@@ -83,6 +84,7 @@ impl Server {
             .with_context(|| format!("cannot listen on {} (--bind / OUTMAIL_BIND)", config.bind))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let store = open_store(config).await?;
+        let relay = crate::relay::Relay::bind(&config.relay, store.clock().clone()).await?;
         let access = auth::AccessState::new(config.access.clone());
         // Nobody can sign in yet: a one-time token lets whoever started the server create the
         // first admin in the browser (or use `outmail admin create`).
@@ -99,6 +101,7 @@ impl Server {
         );
         Ok(Self {
             listener,
+            relay,
             router: router(state.clone()),
             state,
             setup_token,
@@ -112,6 +115,14 @@ impl Server {
         self.setup_token
             .as_ref()
             .map(|token| format!("http://{}/setup#token={token}", self.local_addr()))
+    }
+
+    /// The SMTP relay's addresses actually bound (STARTTLS listener first), if it is on.
+    pub fn relay_addrs(&self) -> Vec<SocketAddr> {
+        self.relay
+            .as_ref()
+            .map(crate::relay::Relay::local_addrs)
+            .unwrap_or_default()
     }
 
     /// The address actually bound (useful with port 0).
@@ -128,16 +139,26 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
+        let relay = self
+            .relay
+            .map(|relay| relay.spawn(self.state.clone(), relay_stopped))
+            .unwrap_or_default();
         let worker = std::sync::Arc::new(crate::worker::spawn(self.state));
         let stopping = worker.clone();
         let shutdown = async move {
             shutdown.await;
-            // The worker stops claiming at once, while the HTTP requests in flight finish.
+            // The worker stops claiming at once, while the HTTP requests in flight finish; the
+            // relay stops taking connections.
             stopping.stop();
+            let _ = stop_relay.send(true);
         };
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
+        for listener in relay {
+            let _ = listener.await;
+        }
         match std::sync::Arc::try_unwrap(worker) {
             Ok(worker) => {
                 if worker.drain(self.drain_timeout).await {

@@ -8,6 +8,7 @@ use outmail_store::Store;
 
 use crate::auth::AccessState;
 use crate::mail::MailRuntime;
+use crate::relay::RelayStatus;
 use crate::sending::{Sending, TransportSender};
 
 /// Shared, cheaply cloned state of a running server.
@@ -19,6 +20,8 @@ pub struct AppState {
     pub access: Arc<AccessState>,
     /// Everything about a message going out; handlers and the worker call it.
     pub sending: Sending,
+    /// The SMTP relay's listeners and certificate (empty when it is off), set when it starts.
+    pub relay: Arc<std::sync::RwLock<Arc<RelayStatus>>>,
 }
 
 impl AppState {
@@ -45,7 +48,16 @@ impl AppState {
             mail,
             access,
             sending,
+            relay: Arc::default(),
         }
+    }
+
+    /// What the relay shows of itself now.
+    pub fn relay_status(&self) -> Arc<RelayStatus> {
+        self.relay
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Now, in unix milliseconds, by the one clock the store writes with.

@@ -42,6 +42,8 @@ pub struct ApiTokenRow {
     pub created_at: i64,
     pub created_by: String,
     pub last_used_at: Option<i64>,
+    /// The tenant the token is bound to; deleting the tenant deletes the token.
+    pub tenant_id: Option<String>,
 }
 
 /// One audit entry; `fields` is a JSON array of field names.
@@ -209,7 +211,7 @@ impl Store {
             .bind(expires_at)
             .execute(&mut *tx)
             .await
-            .map_err(constraint("token_hash", "admin"))?;
+            .map_err(constraint("token_hash", "tenant"))?;
         });
         Ok(())
     }
@@ -270,8 +272,8 @@ impl Store {
         in_write_tx!(self, tx => {
             sqlx::query(
                 "INSERT INTO api_tokens \
-                 (id, name, scopes, prefix, token_hash, created_at, created_by, last_used_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 (id, name, scopes, prefix, token_hash, created_at, created_by, last_used_at, tenant_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&token.id)
             .bind(&token.name)
@@ -281,9 +283,10 @@ impl Store {
             .bind(token.created_at)
             .bind(&token.created_by)
             .bind(token.last_used_at)
+            .bind(&token.tenant_id)
             .execute(&mut *tx)
             .await
-            .map_err(constraint("token_hash", "admin"))?;
+            .map_err(constraint("token_hash", "tenant"))?;
         });
         Ok(())
     }
@@ -294,7 +297,7 @@ impl Store {
     ) -> Result<Option<ApiTokenRow>, StoreError> {
         with_pool!(self, pool => {
             Ok(sqlx::query_as::<_, ApiTokenRow>(
-                "SELECT id, name, scopes, prefix, token_hash, created_at, created_by, last_used_at \
+                "SELECT id, name, scopes, prefix, token_hash, created_at, created_by, last_used_at, tenant_id \
                  FROM api_tokens WHERE token_hash = $1",
             )
             .bind(token_hash)
@@ -307,7 +310,7 @@ impl Store {
     pub async fn list_api_tokens(&self) -> Result<Vec<ApiTokenRow>, StoreError> {
         with_pool!(self, pool => {
             Ok(sqlx::query_as::<_, ApiTokenRow>(
-                "SELECT id, name, scopes, prefix, token_hash, created_at, created_by, last_used_at \
+                "SELECT id, name, scopes, prefix, token_hash, created_at, created_by, last_used_at, tenant_id \
                  FROM api_tokens ORDER BY created_at DESC, id",
             )
             .fetch_all(pool)
@@ -320,7 +323,7 @@ impl Store {
         let row = in_write_tx!(self, tx => {
             sqlx::query_as::<_, ApiTokenRow>(
                 "DELETE FROM api_tokens WHERE id = $1 RETURNING \
-                 id, name, scopes, prefix, token_hash, created_at, created_by, last_used_at",
+                 id, name, scopes, prefix, token_hash, created_at, created_by, last_used_at, tenant_id",
             )
             .bind(id)
             .fetch_optional(&mut *tx)

@@ -17,7 +17,7 @@ macro_rules! message_columns {
     () => {
         "id, tenant_id, profile_id, document, status, attempts, next_attempt_at, lease_owner, \
          lease_until, server_used, last_error, suppressed_recipients, idempotency_key, \
-         created_at, updated_at"
+         created_at, updated_at, channel, source"
     };
 }
 
@@ -40,6 +40,10 @@ pub struct MessageRow {
     pub idempotency_key: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `api` or `smtp`: the door it came in by.
+    pub channel: String,
+    /// A JSON object saying who sent it from where; `None` for rows from before it was kept.
+    pub source: Option<String>,
 }
 
 /// A message to accept.
@@ -55,6 +59,10 @@ pub struct NewMessage {
     pub dedupe_key: String,
     /// The profile's send frequency; 0 turns suppression off.
     pub window_ms: i64,
+    /// `api` or `smtp`.
+    pub channel: String,
+    /// A JSON object saying who sent it from where.
+    pub source: Option<String>,
 }
 
 /// What accepting a message did.
@@ -92,6 +100,8 @@ pub enum AttemptOutcome {
 pub struct MessageQuery {
     pub status: Option<String>,
     pub tenant_id: Option<String>,
+    /// Only messages that came in by this door (`api`, `smtp`).
+    pub channel: Option<String>,
     /// Only messages created before this (unix ms), for paging back in time.
     pub before: Option<i64>,
     pub limit: i64,
@@ -161,7 +171,8 @@ impl Store {
                     let row = sqlx::query_as::<_, MessageRow>(concat!(
                         "INSERT INTO messages (id, tenant_id, profile_id, document, status, \
                          next_attempt_at, suppressed_recipients, idempotency_key, created_at, \
-                         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6) RETURNING ",
+                         updated_at, channel, source) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6, $9, $10) RETURNING ",
                         message_columns!()
                     ))
                     .bind(&id)
@@ -172,6 +183,8 @@ impl Store {
                     .bind(now)
                     .bind(&suppressed_json)
                     .bind(&message.idempotency_key)
+                    .bind(&message.channel)
+                    .bind(&message.source)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(constraint("idempotency_key", "message"))?;
@@ -309,12 +322,14 @@ impl Store {
                 message_columns!(),
                 " FROM messages WHERE ($1 IS NULL OR status = $1) \
                  AND ($2 IS NULL OR tenant_id = $2) AND ($3 IS NULL OR created_at < $3) \
+                 AND ($5 IS NULL OR channel = $5) \
                  ORDER BY created_at DESC, id DESC LIMIT $4"
             ))
             .bind(&query.status)
             .bind(&query.tenant_id)
             .bind(query.before)
             .bind(crate::records::list_limit(query.limit))
+            .bind(&query.channel)
             .fetch_all(pool)
             .await?)
         })

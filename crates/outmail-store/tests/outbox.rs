@@ -16,6 +16,7 @@ on_both_backends!(
     an_expired_lease_lets_another_worker_take_over,
     a_retry_waits_for_its_time,
     the_delivery_log_filters_by_status_and_tenant,
+    the_delivery_log_filters_by_channel_and_keeps_the_source,
 );
 
 fn message(recipients: &[&str], key: &str, window_ms: i64) -> NewMessage {
@@ -27,6 +28,8 @@ fn message(recipients: &[&str], key: &str, window_ms: i64) -> NewMessage {
         recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
         dedupe_key: key.to_owned(),
         window_ms,
+        channel: "api".to_owned(),
+        source: None,
     }
 }
 
@@ -256,4 +259,30 @@ fn outmail_now() -> i64 {
             .as_millis(),
     )
     .unwrap()
+}
+
+async fn the_delivery_log_filters_by_channel_and_keeps_the_source(h: &Harness) {
+    let (api_id, _, _) = accept(&h.store, &message(&["a@example.net"], "k1", 0)).await;
+    let mut relayed = message(&["b@example.net"], "k2", 0);
+    relayed.channel = "smtp".to_owned();
+    relayed.source = Some(r#"{"token":"billing","client":"127.0.0.1:5"}"#.to_owned());
+    let (smtp_id, _, _) = accept(&h.store, &relayed).await;
+    let by_channel = |channel: &str| MessageQuery {
+        channel: Some(channel.to_owned()),
+        limit: 50,
+        ..Default::default()
+    };
+    let rows = h.store.list_messages(&by_channel("smtp")).await.unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [smtp_id.as_str()]
+    );
+    assert_eq!(rows[0].source.as_deref(), relayed.source.as_deref());
+    let rows = h.store.list_messages(&by_channel("api")).await.unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [api_id.as_str()]
+    );
+    assert_eq!(rows[0].channel, "api");
+    assert_eq!(rows[0].source, None);
 }

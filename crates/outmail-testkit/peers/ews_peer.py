@@ -140,8 +140,9 @@ with ``t:DistinguishedFolderId Id="sentitems"`` is required here) or
 
 ``t:Message`` children must follow the types.xsd sequence (ItemType, then
 MessageType).  The ones this fake takes, in the required order:
-ItemClass (IPM.Note or IPM.Note.*), Subject, Sensitivity, Body (``BodyType``
-"HTML" or "Text", exact case; text content only), Attachments
+MimeContent (see below), ItemClass (IPM.Note or IPM.Note.*), Subject,
+Sensitivity, Body (``BodyType`` "HTML" or "Text", exact case; text content
+only), Attachments
 (t:FileAttachment with Name, optional ContentType/ContentId/IsInline, and
 base64 Content), Importance, InReplyTo, ExtendedProperty* (ExtendedFieldURI
 then Value|Values; for X-headers ``DistinguishedPropertySetId=
@@ -154,6 +155,31 @@ IsResponseRequested, References, ReplyTo.  Recipient lists hold only
 exactly one Mailbox.  Other schema elements of Message: read-only ones get
 ErrorInvalidPropertySet "Set action is invalid for property." (HTTP 200),
 settable ones not used by outmail a 400.
+
+MIME items: ``t:MimeContent`` (optional ``CharacterSet`` attribute, which
+Exchange ignores; no other attribute; text only) holds the base64 of an RFC
+5322 message; as ItemType's first child it comes before every other element,
+and any of the elements above may follow it in the same order (none is
+required: subject and body come from the MIME), e.g.::
+
+  <t:Message><t:MimeContent CharacterSet="UTF-8">RnJvbTog...</t:MimeContent>
+    <t:BccRecipients><t:Mailbox><t:EmailAddress>audit@example.org
+    </t:EmailAddress></t:Mailbox></t:BccRecipients></t:Message>
+
+The value is xs:string in the schema, so bad base64 is an item error, not a
+schema one.  Whitespace (space, tab, CR, LF) in the base64 is ignored; the
+decoded message may end its lines in CRLF or LF.  It is parsed with Python's
+``email`` package (``policy=email.policy.default``) and must have header
+fields (no leading mbox ``From `` line, no continuation line first), no
+header line without a colon, no multipart without or with a missing
+boundary, at most one each of Date, From, Sender, Reply-To, To, Cc, Bcc,
+Message-ID, In-Reply-To, References and Subject, and exactly one From field
+holding exactly one mailbox.  The MIME From is the sending address unless a
+``t:From`` element is given; the MIME To and Cc addresses count as
+recipients together with the To/Cc/BccRecipients elements.  A Bcc header
+field in the MIME is recorded but neither counted nor checked: outmail must
+give blind recipients as ``t:BccRecipients`` elements, and the record lets a
+test see which way they went.
 
 Answers
 -------
@@ -202,18 +228,28 @@ Item problems, in this order (HTTP 200, ``ResponseClass="Error"``,
     "Set action is invalid for property."; (ItemClass not IPM.Note: 400);
   FileAttachment without Name or Content: ErrorRequiredPropertyMissing
     "Required property is missing.";
-  SavedItemFolderId mailbox, or the sending mailbox (From, else the
-    impersonated address, else the caller's mailbox) not a --mailbox:
-    ErrorNonExistentMailbox (text above);
-  From not the acting mailbox nor a --send-as: ErrorSendAsDenied (text above);
-  no Mailbox in To/Cc/Bcc: ErrorInvalidRecipients "At least one recipient is
-    not valid., A message can't be sent because it contains no recipients.";
+  MimeContent not base64: ErrorMimeContentInvalidBase64String "Invalid
+    base64 string for MIME content.";
+  MimeContent decoding to nothing, to no message or to one breaking the MIME
+    rules above: ErrorMimeContentInvalid "The MIME content is invalid.
+    (ews_peer: <what>.)" (the ResponseCodeType documentation's codes for
+    these two cases; ErrorMimeContentConversionFailed is documented for iCal
+    content only);
+  SavedItemFolderId mailbox, or the sending mailbox (From, else the MIME
+    From, else the impersonated address, else the caller's mailbox) not a
+    --mailbox: ErrorNonExistentMailbox (text above);
+  From (element, else MIME) not the acting mailbox nor a --send-as:
+    ErrorSendAsDenied (text above);
+  no Mailbox in To/Cc/Bcc and no MIME To/Cc address: ErrorInvalidRecipients
+    "At least one recipient is not valid., A message can't be sent because it
+    contains no recipients.";
   a Mailbox (To/Cc/Bcc/ReplyTo/From) without EmailAddress, or an address
-    with no or several ``@``, whitespace, control characters or ``<>,;"``:
-    ErrorInvalidRecipients "At least one recipient isn't valid., Recipient
-    \"<a>\" isn't resolved. All recipients must be resolved before a
-    message can be submitted.";
-  more than 500 in To+Cc+Bcc: ErrorExceededMaxRecipientLimit;
+    (those, then MIME From/To/Cc/Reply-To) with no or several ``@``,
+    whitespace, control characters or ``<>,;"``: ErrorInvalidRecipients "At
+    least one recipient isn't valid., Recipient \"<a>\" isn't resolved. All
+    recipients must be resolved before a message can be submitted.";
+  more than 500 in To+Cc+Bcc (elements and MIME To/Cc):
+    ErrorExceededMaxRecipientLimit;
   then --fault (HTTP 500 fault) / --response-code as configured.
 
 Success: HTTP 200, ``Content-Type: text/xml; charset=utf-8``::
@@ -250,11 +286,38 @@ value]`` from the InternetHeaders set), ``attachments`` (list of ``{"name",
 request body as text), ``status`` (int), ``response_code`` (NoError, the
 error ResponseCode or fault code, or null) and ``error`` (the message given,
 or null).
+
+A Message with ``t:MimeContent`` adds three keys to ``soap`` (absent
+otherwise): ``mime_character_set`` (the attribute or null), ``mime`` (the
+decoded message as text, UTF-8 with invalid bytes replaced, or null when the
+value is not base64; ``soap_xml`` has the exact base64) and ``mime_message``
+(null unless the message parsed under the rules above, else ``{"from":
+{"name", "address"}, "to", "cc", "bcc", "reply_to": [{"name", "address"}],
+"subject", "message_id", "content_type"}`` read from the MIME header fields,
+``name`` null when absent).  ``to``/``cc``/``bcc`` stay the elements' lists,
+so a Bcc sent as an element shows in ``soap.bcc`` and a Bcc header field in
+``soap.mime_message.bcc``.  Example (abridged)::
+
+  "soap": {"version": "Exchange2013_SP1", "disposition": "SendAndSaveCopy",
+           "mime_character_set": "UTF-8",
+           "mime": "From: Relay <relay@corp.example.com>\\r\\n
+                    To: ops@example.net\\r\\nSubject: Hi\\r\\n\\r\\n
+                    Hello\\r\\n",
+           "mime_message": {
+               "from": {"name": "Relay", "address": "relay@corp.example.com"},
+               "to": [{"name": null, "address": "ops@example.net"}],
+               "cc": [], "bcc": [], "reply_to": [], "subject": "Hi",
+               "message_id": null, "content_type": "text/plain"},
+           "to": [], "cc": [],
+           "bcc": [{"name": null, "address": "audit@example.org"}], ...}
 """
 
 import argparse
 import base64
 import binascii
+import email.errors
+import email.parser
+import email.policy
 import logging
 import os
 import re
@@ -347,7 +410,7 @@ MESSAGE_SEQUENCE = [
     for name in ITEM_ORDER + MESSAGE_ORDER
 ]
 SUPPORTED_MESSAGE_CHILDREN = {
-    "ItemClass", "Subject", "Sensitivity", "Body", "Attachments", "Importance",
+    "MimeContent", "ItemClass", "Subject", "Sensitivity", "Body", "Attachments", "Importance",
     "InReplyTo", "ExtendedProperty", "ToRecipients", "CcRecipients",
     "BccRecipients", "IsReadReceiptRequested", "IsDeliveryReceiptRequested",
     "From", "InternetMessageId", "IsRead", "IsResponseRequested", "References",
@@ -402,6 +465,26 @@ TEXT_NO_RECIPIENTS = (
     "At least one recipient is not valid., A message can't be sent because it "
     "contains no recipients."
 )
+# MimeContent (ResponseCodeType: "ErrorMimeContentInvalidBase64String: the MIME
+# content in the request is not a valid base 64 string", "ErrorMimeContentInvalid:
+# the MIME content is invalid"; ErrorMimeContentConversionFailed is documented for
+# iCal content, not messages).  The first text is Exchange's, as Graph passes it on.
+TEXT_MIME_BASE64 = "Invalid base64 string for MIME content."
+TEXT_MIME_INVALID = "The MIME content is invalid."
+# What the XML base64Binary lexical space lets through between characters, the
+# parser defects that mean the bytes are no message, and the fields RFC 5322
+# allows at most once.
+BASE64_WHITESPACE = {ord(c): None for c in " \t\r\n"}
+MIME_STRUCTURE_DEFECTS = (
+    email.errors.MissingHeaderBodySeparatorDefect,
+    email.errors.FirstHeaderLineIsContinuationDefect,
+    email.errors.MisplacedEnvelopeHeaderDefect,
+    email.errors.NoBoundaryInMultipartDefect,
+    email.errors.StartBoundaryNotFoundDefect,
+)
+MIME_SINGLE_FIELDS = ("Date", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
+                      "Message-ID", "In-Reply-To", "References", "Subject")
+MIME_PARSER = email.parser.BytesParser(policy=email.policy.default)
 KNOWN_TEXTS = {
     "ErrorAccessDenied": TEXT_ACCESS_DENIED,
     "ErrorNonExistentMailbox": TEXT_NO_MAILBOX,
@@ -762,6 +845,67 @@ class Validator:
         return first
 
 
+def decode_mime_content(text):
+    """The bytes of a MimeContent value (whitespace ignored), or None."""
+    try:
+        return base64.b64decode(text.translate(BASE64_WHITESPACE), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def parse_mime(data):
+    """(summary, None) for a parseable message, else (None, what is wrong).
+
+    summary: ``from`` ({"name", "address"}), ``to``, ``cc``, ``bcc``,
+    ``reply_to`` (lists of {"name", "address"}), ``subject``, ``message_id``
+    (strings or None) and ``content_type``."""
+    if not data.strip():
+        return None, "the MIME content is empty"
+    try:
+        message = MIME_PARSER.parsebytes(data)
+        if message.get_unixfrom() is not None:
+            return None, "it starts with an mbox 'From ' line, not a header field"
+        if not message.keys():
+            return None, "it has no header fields"
+        for part in message.walk():
+            for defect in part.defects:
+                if isinstance(defect, MIME_STRUCTURE_DEFECTS):
+                    what = str(defect) or (type(defect).__doc__ or "").strip()
+                    return None, f"{type(defect).__name__}: {what.rstrip('.')}"
+        for name in MIME_SINGLE_FIELDS:
+            if len(message.get_all(name, [])) > 1:
+                return None, f"the {name} header field appears more than once"
+
+        def mailboxes(name):
+            found = []
+            for field in message.get_all(name, []):
+                for address in field.addresses:
+                    found.append({"name": address.display_name or None,
+                                  "address": address.addr_spec})
+            return found
+
+        senders = mailboxes("From")
+        summary = {
+            "from": senders[0] if len(senders) == 1 else None,
+            "to": mailboxes("To"),
+            "cc": mailboxes("Cc"),
+            "bcc": mailboxes("Bcc"),
+            "reply_to": mailboxes("Reply-To"),
+            "subject": str(message["Subject"]) if "Subject" in message else None,
+            "message_id": str(message["Message-ID"]).strip()
+            if "Message-ID" in message else None,
+            "content_type": message.get_content_type(),
+        }
+    except Exception as error:  # noqa: BLE001  (any parser failure is a refusal)
+        return None, f"it does not parse: {type(error).__name__}: {error}"
+    if "From" not in message:
+        return None, "it has no From header field"
+    if len(senders) != 1:
+        return None, (f"its From header field holds {len(senders)} mailboxes; this "
+                      "fake takes exactly one")
+    return summary, None
+
+
 def unresolved(address):
     return ItemError(
         "ErrorInvalidRecipients",
@@ -943,6 +1087,24 @@ class Request:
                          "accepted here (outmail does not send it)")
         summary = self.summary
         one = {name: elems[0] for name, elems in found.items()}
+        self.mime_problem = None
+        if "MimeContent" in one:
+            elem = one["MimeContent"]
+            v.attrs(elem, allowed=("CharacterSet",))
+            text = v.text_only(elem)
+            summary["mime_character_set"] = elem.attrib.get("CharacterSet")
+            data = decode_mime_content(text)
+            summary["mime"] = None if data is None else data.decode("utf-8", "replace")
+            summary["mime_message"] = None
+            if data is None:
+                self.mime_problem = ("ErrorMimeContentInvalidBase64String",
+                                     TEXT_MIME_BASE64)
+            else:
+                parsed, problem = parse_mime(data)
+                summary["mime_message"] = parsed
+                if parsed is None:
+                    self.mime_problem = ("ErrorMimeContentInvalid",
+                                         f"{TEXT_MIME_INVALID} (ews_peer: {problem}.)")
         if "ItemClass" in one:
             summary["item_class"] = v.string(one["ItemClass"])
         if "Subject" in one:
@@ -1242,6 +1404,12 @@ class Request:
             raise refuse(f"ItemClass '{item_class}' is not a message class (IPM.Note)")
         if getattr(self, "missing_attachment_property", False):
             raise ItemError("ErrorRequiredPropertyMissing", "Required property is missing.")
+        if self.mime_problem is not None:
+            raise ItemError(*self.mime_problem)
+        # A MimeContent message: its From counts when there is no t:From, its To
+        # and Cc add to the elements' recipients; a Bcc header field is neither
+        # counted nor checked (blind recipients go as t:BccRecipients).
+        mime = summary.get("mime_message")
 
         folder_mailbox = (self.saved_folder or {}).get("mailbox")
         if folder_mailbox is not None and folder_mailbox.lower() not in config.mailboxes:
@@ -1249,6 +1417,8 @@ class Request:
         sender = (summary.get("from") or {}).get("address") if "from" in summary else None
         if "from" in summary and sender is None:
             raise unresolved(summary["from"].get("name") or "")
+        if "from" not in summary and mime is not None:
+            sender = mime["from"]["address"]
         effective = sender or acting
         if effective is None or effective.lower() not in config.mailboxes:
             raise ItemError("ErrorNonExistentMailbox", TEXT_NO_MAILBOX)
@@ -1257,12 +1427,18 @@ class Request:
             raise ItemError("ErrorSendAsDenied", TEXT_SEND_AS_DENIED)
 
         counted = len(summary["to"]) + len(summary["cc"]) + len(summary["bcc"])
+        if mime is not None:
+            counted += len(mime["to"]) + len(mime["cc"])
         if counted == 0:
             raise ItemError("ErrorInvalidRecipients", TEXT_NO_RECIPIENTS)
         for key in ("to", "cc", "bcc", "reply_to"):
             for entry in summary[key]:
                 if entry["address"] is None:
                     raise unresolved(entry["name"] or "")
+                if not http_fake.address_ok(entry["address"]):
+                    raise unresolved(entry["address"])
+        if mime is not None:
+            for entry in [mime["from"], *mime["to"], *mime["cc"], *mime["reply_to"]]:
                 if not http_fake.address_ok(entry["address"]):
                     raise unresolved(entry["address"])
         if counted > MAX_RECIPIENTS:

@@ -3,8 +3,9 @@
 
 Standard library only; run it with ``/usr/bin/python3``.  One process is
 started per test; it serves plain HTTP/1.1 (keep-alive, every response has a
-Content-Length) on 127.0.0.1 only.  It accepts exactly the documented JSON
-form of ``POST /v1.0/users/{id | userPrincipalName}/sendMail`` and answers
+Content-Length) on 127.0.0.1 only.  It accepts exactly the two documented
+forms of ``POST /v1.0/users/{id | userPrincipalName}/sendMail``, JSON and
+MIME (the message base64-encoded, ``Content-Type: text/plain``), and answers
 everything else with the status and error body Graph gives where that is
 known, otherwise with a 400 whose message says precisely what was wrong.
 
@@ -42,8 +43,24 @@ Request shape required
 no trailing slash, no query string); ``{user}`` is percent-decoded and must
 be a UPN (one ``@``) or a GUID.  Headers: ``Authorization: Bearer <token>``
 (scheme case-insensitive, exactly one space), ``Content-Type:
-application/json`` (parameters allowed; a ``charset`` must be utf-8).
-Body: UTF-8 JSON object, no duplicate keys, no NaN/Infinity, no ``null``
+application/json`` (parameters allowed; a ``charset`` must be utf-8) for the
+JSON form, ``Content-Type: text/plain`` (any parameters) for the MIME form.
+
+MIME form: the body is the base64 of an RFC 5322 message (CR, LF, space and
+tab in the base64 are ignored, as Graph's own example wraps it at 76 columns;
+lines of the message may end in CRLF or LF).  The message is parsed with
+Python's ``email`` package (``policy=email.policy.default``) and must have
+header fields (no leading mbox ``From `` line, no continuation line first),
+no header line without a colon, no multipart without or with a missing
+boundary, at most one each of Date, From, Sender, Reply-To, To, Cc, Bcc,
+Message-ID, In-Reply-To, References and Subject, and exactly one From field
+holding exactly one mailbox.  As Graph documents, sender and recipients come
+from the MIME header fields: From, To, Cc and Bcc (Exchange removes the Bcc
+field before it delivers; the recorded MIME is the one received).  Nothing
+else of the JSON form (``saveToSentItems``, ``internetMessageHeaders``
+limits) applies.
+
+JSON form: UTF-8 JSON object, no duplicate keys, no NaN/Infinity, no ``null``
 values anywhere::
 
     {"message": {...}, "saveToSentItems": false}
@@ -88,11 +105,29 @@ the request-id) headers.
 3. ``{user}`` in --deny: 403 ``ErrorAccessDenied`` "Access is denied. Check
    credentials and try again."; not in --mailbox: 404 ``ErrorInvalidUser``
    "The requested user '<user>' is invalid."
-4. Content-Type ``text/plain`` (MIME send): 400
-   ``ErrorMimeContentInvalidBase64String`` "Invalid base64 string for MIME
-   content." when the body is not base64, else 400 ``BadRequest`` (MIME sends
-   are not supported by this fake); any other non-JSON type: 400
-   ``BadRequest``.
+4. Content-Type missing: 400 ``BadRequest``; ``text/plain`` (MIME send):
+   checks 4a-4c, then 9-11; any other non-JSON type, or a JSON charset other
+   than utf-8: 400 ``BadRequest``.
+   4a. Body not base64 (after dropping CR, LF, space and tab; padding
+       required): 400 ``ErrorMimeContentInvalidBase64String`` "Invalid base64
+       string for MIME content." (Graph's documented answer).
+   4b. Decoded MIME empty, not a message, or breaking the rules above (no or
+       several From fields or From mailboxes, a repeated single field, ...):
+       400 ``ErrorMimeContentInvalid`` "MIME content does not contain all
+       required information, malformed formatting, or empty. (graph_peer:
+       <what>.)".  Graph documents only that message and status for this
+       case, no code; the code is Exchange's ResponseCode for invalid MIME
+       content, the one Graph passes on with Exchange's errors.
+   4c. The JSON rules 7 and 8 applied to the MIME header fields: the From
+       address not the URL mailbox: 403 ``ErrorSendAsDenied``; no address in
+       To, Cc and Bcc together: 400 ``ErrorInvalidRecipients`` (the answer
+       Exchange gives any message without recipients; no MIME-specific code
+       is documented); an address in From/To/Cc/Bcc/Reply-To failing the
+       address rule of 8 (a group's members count, an empty group adds
+       none): 400 ``ErrorInvalidRecipients`` "... Recipient \"<address>\"
+       isn't resolved. ..."; more than 500: 400
+       ``ErrorExceededMaxRecipientLimit``.
+   Checks 5-8 are the JSON form's only; 9-11 apply to both forms.
 5. Body not UTF-8, not JSON, not an object, duplicate keys, nulls, wrong
    JSON types, unknown keys, bad ``contentType``, bad base64 in
    ``contentBytes``: 400 ``RequestBodyRead``.  Unknown top-level key: "The
@@ -143,13 +178,44 @@ lower-cased; the Authorization value replaced by ``"Bearer <ok>"`` when it
 carried the right token, else ``"<bad>"``), ``body`` (the parsed JSON, or
 null when it did not parse), ``body_text`` (the raw body as UTF-8 with
 replacement when it did not parse, else null), ``status`` (int), ``code``
-(the error code or null on 202).
+(the error code or null on 202), ``format`` (``"mime"`` when the
+Content-Type is text/plain, else ``"json"``), ``mime`` and ``mime_message``.
+
+For ``"json"`` records ``mime`` and ``mime_message`` are null and everything
+else is as described above.  For ``"mime"`` records ``body`` is always null
+and ``body_text`` is the base64 text as received (null when empty); ``mime``
+is the decoded message as text (UTF-8, invalid bytes replaced; decode
+``body_text`` for the exact bytes) whenever the body is valid base64,
+however far the request got, else null; ``mime_message`` is, once the message
+passed check 4b (so also on a 4c, 429 or --fail-status refusal), ``{"from":
+{"name", "address"}, "to", "cc", "bcc", "reply_to": [{"name", "address"}],
+"subject", "message_id", "content_type"}`` (``name`` null when the mailbox
+has no display name; RFC 2047 words decoded), else null.  Example::
+
+    {"method": "POST", "path": "/v1.0/users/alerts@example.com/sendMail",
+     "query": "", "user": "alerts@example.com",
+     "headers": {"content-type": "text/plain", "authorization": "Bearer <ok>",
+                 ...},
+     "body": null, "body_text": "RnJvbTogQWxlcnRz...", "status": 202,
+     "code": null, "format": "mime",
+     "mime": "From: Alerts <alerts@example.com>\\r\\nTo: ops@example.net\\r\\n
+              Bcc: audit@example.org\\r\\nSubject: Hi\\r\\n\\r\\nHello\\r\\n",
+     "mime_message": {"from": {"name": "Alerts",
+                               "address": "alerts@example.com"},
+                      "to": [{"name": null, "address": "ops@example.net"}],
+                      "cc": [],
+                      "bcc": [{"name": null, "address": "audit@example.org"}],
+                      "reply_to": [], "subject": "Hi", "message_id": null,
+                      "content_type": "text/plain"}}
 """
 
 import argparse
 import base64
 import binascii
 import datetime
+import email.errors
+import email.parser
+import email.policy
 import json
 import logging
 import os
@@ -194,6 +260,14 @@ MSG_HEADER_COUNT = (
     "Maximum number of headers in one message should be less than or equal to 5."
 )
 MSG_THROTTLED = "Application is over its MailboxConcurrency limit."
+MSG_MIME_BASE64 = "Invalid base64 string for MIME content."
+# Graph documents no code for MIME content that decodes but is no message; the
+# message is the one Microsoft documents for that case ("Sending emails with
+# MIME content", error conditions), the code the Exchange ResponseCode for it.
+MSG_MIME_INVALID = (
+    "MIME content does not contain all required information, malformed "
+    "formatting, or empty."
+)
 
 MESSAGE_TYPE = "Microsoft.OutlookServices.Message"
 RECIPIENT_TYPE = "Microsoft.OutlookServices.Recipient"
@@ -225,6 +299,21 @@ OTHER_MESSAGE_PROPERTIES = {
     "multiValueExtendedProperties", "singleValueExtendedProperties", "mentions",
 }
 RECIPIENT_LISTS = ("toRecipients", "ccRecipients", "bccRecipients")
+
+# MIME sends: what .NET's Convert.FromBase64String skips (Graph's documented
+# example wraps the base64 at 76 columns), the parser defects that mean the
+# bytes are not a message, and the fields RFC 5322 allows at most once.
+BASE64_WHITESPACE = b" \t\r\n"
+MIME_STRUCTURE_DEFECTS = (
+    email.errors.MissingHeaderBodySeparatorDefect,
+    email.errors.FirstHeaderLineIsContinuationDefect,
+    email.errors.MisplacedEnvelopeHeaderDefect,
+    email.errors.NoBoundaryInMultipartDefect,
+    email.errors.StartBoundaryNotFoundDefect,
+)
+MIME_SINGLE_FIELDS = ("Date", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
+                      "Message-ID", "In-Reply-To", "References", "Subject")
+MIME_PARSER = email.parser.BytesParser(policy=email.policy.default)
 
 
 class GraphError(Exception):
@@ -465,6 +554,114 @@ def validate_send_mail(payload, mailbox):
 
 
 # ---------------------------------------------------------------------------
+# MIME sends (Content-Type: text/plain)
+# ---------------------------------------------------------------------------
+
+def decode_mime_body(raw):
+    """The MIME bytes of a base64 body (CR, LF, space and tab ignored), or None."""
+    try:
+        return base64.b64decode(raw.translate(None, BASE64_WHITESPACE), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def mime_text(data):
+    """Decoded MIME bytes as text for the record (UTF-8, invalid bytes replaced)."""
+    return data.decode("utf-8", "replace")
+
+
+def parse_mime(data):
+    """(summary, None) for a parseable message, else (None, what is wrong).
+
+    summary: ``from`` ({"name", "address"} or None), ``to``, ``cc``, ``bcc``,
+    ``reply_to`` (lists of {"name", "address"}), ``subject``, ``message_id``
+    (strings or None) and ``content_type``."""
+    if not data.strip():
+        return None, "the MIME content is empty"
+    try:
+        message = MIME_PARSER.parsebytes(data)
+        if message.get_unixfrom() is not None:
+            return None, "it starts with an mbox 'From ' line, not a header field"
+        if not message.keys():
+            return None, "it has no header fields"
+        for part in message.walk():
+            for defect in part.defects:
+                if isinstance(defect, MIME_STRUCTURE_DEFECTS):
+                    what = str(defect) or (type(defect).__doc__ or "").strip()
+                    return None, f"{type(defect).__name__}: {what.rstrip('.')}"
+        for name in MIME_SINGLE_FIELDS:
+            if len(message.get_all(name, [])) > 1:
+                return None, f"the {name} header field appears more than once"
+
+        def mailboxes(name):
+            found = []
+            for field in message.get_all(name, []):
+                for address in field.addresses:
+                    found.append({"name": address.display_name or None,
+                                  "address": address.addr_spec})
+            return found
+
+        senders = mailboxes("From")
+        summary = {
+            "from": senders[0] if len(senders) == 1 else None,
+            "to": mailboxes("To"),
+            "cc": mailboxes("Cc"),
+            "bcc": mailboxes("Bcc"),
+            "reply_to": mailboxes("Reply-To"),
+            "subject": str(message["Subject"]) if "Subject" in message else None,
+            "message_id": str(message["Message-ID"]).strip()
+            if "Message-ID" in message else None,
+            "content_type": message.get_content_type(),
+        }
+    except Exception as error:  # noqa: BLE001  (any parser failure is a refusal)
+        return None, f"it does not parse: {type(error).__name__}: {error}"
+    if "From" not in message:
+        return None, "it has no From header field"
+    if len(senders) != 1:
+        return None, (f"its From header field holds {len(senders)} mailboxes; this "
+                      "fake takes exactly one")
+    return summary, None
+
+
+def validate_mime_send(raw, mailbox, entry):
+    """Raises GraphError unless `raw` is an acceptable MIME sendMail body;
+    puts the parsed summary in ``entry["mime_message"]``."""
+    data = decode_mime_body(raw)
+    if data is None:
+        raise GraphError(400, "ErrorMimeContentInvalidBase64String", MSG_MIME_BASE64)
+    summary, problem = parse_mime(data)
+    if summary is None:
+        raise GraphError(400, "ErrorMimeContentInvalid",
+                         f"{MSG_MIME_INVALID} (graph_peer: {problem}.)")
+    entry["mime_message"] = summary
+
+    # Graph takes sender and recipients from the MIME header fields (and Exchange
+    # drops Bcc before delivery); the same rules as for JSON then apply.
+    sender = summary["from"]["address"]
+    if sender.lower() != mailbox.lower():
+        raise GraphError(403, "ErrorSendAsDenied", MSG_SEND_AS_DENIED)
+    counted = len(summary["to"]) + len(summary["cc"]) + len(summary["bcc"])
+    if counted == 0:
+        raise GraphError(400, "ErrorInvalidRecipients", MSG_NO_RECIPIENTS)
+    for key in ("from", "to", "cc", "bcc", "reply_to"):
+        entries = [summary[key]] if key == "from" else summary[key]
+        for item in entries:
+            if not http_fake.address_ok(item["address"]):
+                raise GraphError(
+                    400, "ErrorInvalidRecipients",
+                    f"At least one recipient isn't valid., Recipient "
+                    f"\"{item['address']}\" isn't resolved. All recipients must be "
+                    "resolved before a message can be submitted.",
+                )
+    if counted > MAX_RECIPIENTS:
+        raise GraphError(
+            400, "ErrorExceededMaxRecipientLimit",
+            f"The message has {counted} recipients in To, Cc and Bcc; the maximum "
+            f"is {MAX_RECIPIENTS}.",
+        )
+
+
+# ---------------------------------------------------------------------------
 # HTTP
 # ---------------------------------------------------------------------------
 
@@ -550,6 +747,9 @@ class GraphHandler(http_fake.Handler):
             "body_text": None,
             "status": None,
             "code": None,
+            "format": "mime" if self.is_mime() else "json",
+            "mime": None,
+            "mime_message": None,
         }
         auth_ok = self.auth_matches(state)
         for name, value in self.headers.items():
@@ -568,7 +768,14 @@ class GraphHandler(http_fake.Handler):
             return
         payload = None
         parsed = False
-        if raw:
+        if entry["format"] == "mime":
+            # The body is base64 text, never JSON (even when it would parse).
+            if raw:
+                entry["body_text"] = raw.decode("utf-8", "replace")
+            data = decode_mime_body(raw)
+            if data is not None:
+                entry["mime"] = mime_text(data)
+        elif raw:
             try:
                 payload = json.loads(raw.decode("utf-8"))
                 parsed = True
@@ -589,6 +796,11 @@ class GraphHandler(http_fake.Handler):
         entry["status"] = 202
         state.record(entry)
         self.send(202)
+
+    def is_mime(self):
+        """Whether the request claims a MIME body (Content-Type text/plain)."""
+        media = (self.headers.get("Content-Type") or "").partition(";")[0]
+        return media.strip().lower() == "text/plain"
 
     def auth_matches(self, state):
         value = self.headers.get("Authorization")
@@ -659,28 +871,23 @@ class GraphHandler(http_fake.Handler):
         media, _, params = content_type.partition(";")
         media = media.strip().lower()
         if media == "text/plain":
-            try:
-                base64.b64decode(raw, validate=True)
-            except (binascii.Error, ValueError):
-                raise GraphError(400, "ErrorMimeContentInvalidBase64String",
-                                 "Invalid base64 string for MIME content.") from None
-            raise GraphError(400, "BadRequest",
-                             "MIME sendMail (Content-Type: text/plain) is not supported "
-                             "by this fake; send the JSON form.")
-        if media != "application/json":
-            raise GraphError(400, "BadRequest",
-                             f"Content-Type '{content_type}' is not supported; use "
-                             "'application/json'.")
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            validate_mime_send(raw, user, entry)
+        else:
+            if media != "application/json":
                 raise GraphError(400, "BadRequest",
-                                 f"Content-Type charset '{value.strip()}' is not supported; "
-                                 "the body must be UTF-8.")
+                                 f"Content-Type '{content_type}' is not supported; use "
+                                 "'application/json'.")
+            for param in params.split(";"):
+                name, _, value = param.strip().partition("=")
+                if (name.strip().lower() == "charset"
+                        and value.strip().strip('"').lower() != "utf-8"):
+                    raise GraphError(400, "BadRequest",
+                                     f"Content-Type charset '{value.strip()}' is not "
+                                     "supported; the body must be UTF-8.")
 
-        payload = parse_json_body(raw)
-        self.reject_nulls(payload, "")
-        validate_send_mail(payload, user)
+            payload = parse_json_body(raw)
+            self.reject_nulls(payload, "")
+            validate_send_mail(payload, user)
 
         if state.take_throttle():
             raise GraphError(429, "ApplicationThrottled", MSG_THROTTLED,

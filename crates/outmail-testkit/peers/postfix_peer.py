@@ -1,13 +1,22 @@
 #!/usr/bin/python3
 """A private Postfix instance used as a real SMTP peer by tests and benchmarks.
 
-It runs Debian's Postfix (3.7) with STARTTLS and Cyrus SASL (PLAIN and LOGIN
-against a sasldb file) on 127.0.0.1, and writes every accepted message as a
-JSON file, like ``smtp_peer.py --spool`` does.  It uses the Python standard
-library only; run it with ``/usr/bin/python3``.  Debian packages needed:
-``postfix``, ``libsasl2-modules`` and ``sasl2-bin`` (``scripts/setup.sh``
-installs them).  Postfix's master daemon must start as root, so this script
-must be run as root.
+It runs Debian's Postfix (3.7) on 127.0.0.1 in one of two modes:
+
+* destination (the default): with STARTTLS and Cyrus SASL (PLAIN and LOGIN
+  against a sasldb file), writing every accepted message as a JSON file, like
+  ``smtp_peer.py --spool`` does;
+* relay (``--relayhost HOST:PORT``): a durable relay, as a product's relay
+  client or as the reference a relay is measured against.  It accepts mail
+  from 127.0.0.1 without AUTH, queues it on disk as Postfix always does (the
+  ``250`` comes once the queue file is written and synced), and relays every
+  message to ``[HOST]:PORT``, optionally over STARTTLS and with SASL
+  (see "Relay mode" below).
+
+It uses the Python standard library only; run it with ``/usr/bin/python3``.
+Debian packages needed: ``postfix``, ``libsasl2-modules`` and ``sasl2-bin``
+(``scripts/setup.sh`` installs them).  Postfix's master daemon must start as
+root, so this script must be run as root.
 
 Nothing outside ``--dir`` is touched: the system instance (``/etc/postfix``,
 ``/var/spool/postfix``, ``/var/lib/postfix``) is neither read for settings nor
@@ -31,10 +40,10 @@ a small watchdog (``/bin/sh``, in a session of its own, waiting on a pipe from
 this process) sends SIGTERM to the master daemon's process group, so Postfix
 still goes away within a moment.
 Bad arguments exit with status 2; a failure to start (not root, Postfix or
-saslpasswd2 missing, unreadable certificate, Postfix not answering within 30
-seconds) with status 1 before ``READY`` is printed, with the last lines of
-``DIR/maillog`` on stderr.  If Postfix dies after ``READY`` the process exits
-with status 1.
+saslpasswd2 missing, unreadable certificate or CA file, Postfix not answering
+within 30 seconds) with status 1 before ``READY`` is printed, with the last
+lines of ``DIR/maillog`` on stderr.  If Postfix dies after ``READY`` the
+process exits with status 1.
 
 Flags
 -----
@@ -45,11 +54,19 @@ Flags
                      searchable by others (``/tmp`` is).  Layout:
                        conf/      main.cf and master.cf (``postfix -c DIR/conf``)
                        conf/sasl/ smtpd.conf and the sasldb2 file
+                                  (destination mode)
+                       conf/relay_passwd
+                                  the relay's SASL account, a texthash table
+                                  (relay mode with --relay-user only)
                        queue/     queue_directory (master.pid is in queue/pid)
                        data/      data_directory (master.lock, TLS PRNG file)
                        tls/       copies of the certificate and key
-                       bin/       the delivery program (a copy of this script)
-                       mail/      delivered messages, see below
+                                  (cert.pem, key.pem) and of --relay-ca
+                                  (relay-ca.pem)
+                       bin/       the delivery program (a copy of this script;
+                                  destination mode)
+                       mail/      delivered messages, see below (destination
+                                  mode)
                        maillog    Postfix's log (maillog_file via postlogd)
                        master.log master daemon's own stderr
 --port N             TCP port on 127.0.0.1 (default 0: a free port is picked,
@@ -62,13 +79,51 @@ Flags
                      listener shows up next to Postfix's before READY.
 --cert PEM, --key PEM
                      Certificate chain and private key for STARTTLS
-                     (required).
+                     (required in destination mode; optional in relay mode,
+                     where STARTTLS is offered only when they are given).
 --user U, --password P
-                     The one SASL account (required).  ``U`` may be
-                     ``name@domain`` (stored as user ``name`` in realm
+                     The one SASL account (required in destination mode, not
+                     allowed in relay mode, which offers no AUTH).  ``U`` may
+                     be ``name@domain`` (stored as user ``name`` in realm
                      ``domain``; the client logs in with ``name@domain``) or
                      a bare name (realm ``mail.example.test``; the client logs
                      in with the bare name).
+--relayhost HOST:PORT
+                     Relay mode: every accepted message is relayed to
+                     ``[HOST]:PORT`` (``relayhost``; no MX lookup; HOST is an
+                     IPv4 address or a name in /etc/hosts) instead of being
+                     written to ``DIR/mail``.  The flags below need it.
+--relay-user U, --relay-password P
+                     Log in to the relayhost with SASL (PLAIN or LOGIN,
+                     whichever it offers) as ``U`` with password ``P``; both
+                     or neither.  ``U`` must not hold ``:`` or white space,
+                     ``P`` no line break, NUL, or white space at either end.
+                     Without them no AUTH is attempted.
+--relay-ca PEM       CA certificates to check the relayhost's certificate
+                     against (``smtp_tls_CAfile``); makes ``encrypt`` the
+                     default of --relay-tls.
+--relay-tls LEVEL    smtp_tls_security_level towards the relayhost:
+                     ``none`` (never STARTTLS), ``may`` (STARTTLS when
+                     offered, certificate not checked), ``encrypt``
+                     (STARTTLS required, certificate not checked; the maillog
+                     says "Trusted" or "Untrusted TLS connection" after
+                     checking it against --relay-ca) or ``verify`` (STARTTLS
+                     required and the certificate must be signed by a CA of
+                     --relay-ca and name HOST: a DNS name, or for an IPv4
+                     address an IP address entry, as the Pki certificates of
+                     the Rust tests have for 127.0.0.1; a mismatch defers
+                     the message, "Server certificate not verified"; needs
+                     --relay-ca).  Default:
+                     ``encrypt`` with --relay-ca, else ``may`` with
+                     --relay-user (so that AUTH offered only after STARTTLS
+                     works), else ``none``.
+--relay-concurrency N
+                     At most N connections to the relayhost at once
+                     (``smtp_destination_concurrency_limit``; default 8, the
+                     number of messages outmail's delivery worker sends at
+                     once, where Postfix's own default is 20).  Postfix starts
+                     with up to 5 (``initial_destination_concurrency``) and
+                     opens more as deliveries succeed.
 --max-size N         message_size_limit (advertised as ``250-SIZE N``).
                      Default: Postfix's 10240000.  Postfix counts the message
                      as queued, with its own Received: header and envelope
@@ -92,6 +147,37 @@ no missing headers to mail from SMTP clients (``local_header_rewrite_clients``
 is empty).  Root can also inject mail locally with ``/usr/sbin/sendmail -C
 DIR/conf``; such mail is delivered the same way (``auth_mechanism`` null,
 ``tls`` false) and gets the usual Message-Id, Date and From when missing.
+
+Relay mode
+----------
+The same instance, with these differences.  ``relayhost = [HOST]:PORT``,
+``smtp_host_lookup = native``; nothing is local and nothing a relay domain,
+so everything goes through the ``smtp`` transport to the relayhost.  Any
+client on 127.0.0.1 may relay without AUTH (``mynetworks = 127.0.0.0/8``,
+``smtpd_relay_restrictions = permit_mynetworks, reject``; the listener is on
+127.0.0.1 only); no AUTH is offered, and STARTTLS only with --cert/--key.
+Durability is Postfix's default: the message is in a synced queue file
+under ``DIR/queue`` before the ``250``, and it stays there (``incoming``,
+``active``, then ``deferred`` while the relayhost is unreachable or answers
+4xx) until the relayhost has accepted it.  Deferred mail is retried every
+one to two seconds, as in destination mode.  Outgoing connections are
+cached on demand (Postfix's default ``smtp_connection_cache_on_demand``:
+several messages per connection while mail for the relayhost is queued up)
+and limited by --relay-concurrency.  SASL to the relayhost (with
+--relay-user): ``smtp_sasl_auth_enable = yes``, ``smtp_sasl_password_maps =
+texthash:DIR/conf/relay_passwd`` (one line ``[HOST]:PORT U:P``, mode 0600,
+read by smtp(8) before it drops root), ``smtp_sasl_security_options =
+noanonymous`` (Postfix's default also says ``noplaintext``, which refuses
+PLAIN and LOGIN).  A message the relayhost refuses for good is bounced to
+its sender, through the relayhost too.  The outcome of each delivery is a
+maillog line of ``postfix/smtp`` with ``status=sent``, ``status=deferred``
+or ``status=bounced`` and the relayhost's reply in parentheses; the queue is
+empty once no file is left under ``DIR/queue/{maildrop,incoming,active,
+deferred,hold}`` (or ``postqueue -c DIR/conf -p`` says "Mail queue is
+empty").  The ``220``/``EHLO`` replies are the ones below, without
+``250-STARTTLS`` unless --cert is given and never with AUTH; a relayed
+message gets ``250 2.0.0 Ok: queued as <queue id>``, a client outside
+127.0.0.0/8 cannot reach the listener at all.
 
 Replies (exact lines, Postfix 3.7.11 on Debian 12)
 --------------------------------------------------
@@ -129,12 +215,13 @@ QUIT                  ``221 2.0.0 Bye``
 
 Delivered files
 ---------------
-Every accepted message is delivered once (all its recipients together) as
-``DIR/mail/<n>.json`` (n = 1, 2, 3, ... in delivery order, skipping names that
-already exist), written to a temporary name first and then linked to the final
-name, so a ``*.json`` file is always complete.  Delivery is asynchronous: the
-file appears shortly after the final ``250`` (about 40 ms; one delivery at a
-time, so a burst queues up), so poll for it.  Keys:
+In destination mode, every accepted message is delivered once (all its
+recipients together) as ``DIR/mail/<n>.json`` (n = 1, 2, 3, ... in delivery
+order, skipping names that already exist), written to a temporary name first
+and then linked to the final name, so a ``*.json`` file is always complete.
+Delivery is asynchronous: the file appears shortly after the final ``250``
+(about 40 ms; one delivery at a time, so a burst queues up), so poll for it.
+Keys:
 ``mail_from`` (str, ``""`` for the null sender), ``rcpt_tos`` (list of str,
 in Postfix's order, not necessarily the RCPT order: compare as a set),
 ``data`` (the message as Postfix delivers it: Postfix's ``Received:`` header
@@ -185,6 +272,8 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 PORT_ATTEMPTS = 5
 LOG_TAIL_LINES = 40
+RELAY_TLS_LEVELS = ("none", "may", "encrypt", "verify")
+RELAY_CONCURRENCY = 8
 
 
 class StartError(Exception):
@@ -251,23 +340,88 @@ def port_number(text):
     return peer_common.int_between(text, 0, 65535)
 
 
+def relayhost(text):
+    """HOST:PORT (or [HOST]:PORT) as (host, port); an argparse type function."""
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not re.fullmatch(r"[A-Za-z0-9.-]+", host):
+        raise argparse.ArgumentTypeError("must be HOST:PORT (an IPv4 address or a host name)")
+    return host, peer_common.int_between(port, 1, 65535)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        description="Private Postfix instance (STARTTLS + SASL) for outmail tests."
+        description="Private Postfix instance (STARTTLS + SASL, or a relay) for outmail tests."
     )
     parser.add_argument("--dir", required=True)
     parser.add_argument("--port", type=port_number, default=0)
-    parser.add_argument("--cert", required=True)
-    parser.add_argument("--key", required=True)
-    parser.add_argument("--user", required=True)
-    parser.add_argument("--password", required=True)
+    # Required in destination mode (checked below, in argparse's words).
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--user")
+    parser.add_argument("--password")
     parser.add_argument("--max-size", type=peer_common.positive_int)
+    parser.add_argument("--relayhost", type=relayhost)
+    parser.add_argument("--relay-user")
+    parser.add_argument("--relay-password")
+    parser.add_argument("--relay-ca")
+    parser.add_argument("--relay-tls", choices=RELAY_TLS_LEVELS)
+    parser.add_argument("--relay-concurrency", type=peer_common.positive_int)
     peer_common.add_standard_flags(parser)
     ns = parser.parse_args(argv)
-    if "\n" in ns.password or "\0" in ns.password:
-        parser.error("--password must not hold a newline or NUL")
-    if not ns.user or "\n" in ns.user or ns.user.endswith("@") or ns.user.startswith("@"):
-        parser.error("--user must be NAME or NAME@DOMAIN")
+    if ns.relayhost is None:
+        missing = [
+            flag for flag, value in (
+                ("--cert", ns.cert), ("--key", ns.key),
+                ("--user", ns.user), ("--password", ns.password),
+            ) if value is None
+        ]
+        if missing:
+            parser.error(f"the following arguments are required: {', '.join(missing)}")
+        relay_flags = [
+            flag for flag, value in (
+                ("--relay-user", ns.relay_user), ("--relay-password", ns.relay_password),
+                ("--relay-ca", ns.relay_ca), ("--relay-tls", ns.relay_tls),
+                ("--relay-concurrency", ns.relay_concurrency),
+            ) if value is not None
+        ]
+        if relay_flags:
+            parser.error(f"{', '.join(relay_flags)}: only in relay mode (--relayhost)")
+        if "\n" in ns.password or "\0" in ns.password:
+            parser.error("--password must not hold a newline or NUL")
+        if not ns.user or "\n" in ns.user or ns.user.endswith("@") or ns.user.startswith("@"):
+            parser.error("--user must be NAME or NAME@DOMAIN")
+    else:
+        if ns.user is not None or ns.password is not None:
+            parser.error(
+                "--user and --password belong to destination mode: a relay offers no AUTH "
+                "(every client on 127.0.0.1 may relay)"
+            )
+        if (ns.cert is None) != (ns.key is None):
+            parser.error("--cert and --key go together")
+        if (ns.relay_user is None) != (ns.relay_password is None):
+            parser.error("--relay-user and --relay-password go together")
+        if ns.relay_user is not None and (
+            not ns.relay_user or re.search(r"[\s:]", ns.relay_user)
+        ):
+            parser.error("--relay-user must not be empty or hold ':' or white space")
+        if ns.relay_password is not None and (
+            not ns.relay_password
+            or ns.relay_password != ns.relay_password.strip()
+            or re.search(r"[\r\n\0]", ns.relay_password)
+        ):
+            parser.error(
+                "--relay-password must not be empty, hold a line break or NUL, "
+                "or start or end with white space"
+            )
+        if ns.relay_tls is None:
+            ns.relay_tls = (
+                "encrypt" if ns.relay_ca else "may" if ns.relay_user else "none"
+            )
+        if ns.relay_tls == "verify" and not ns.relay_ca:
+            parser.error("--relay-tls verify needs --relay-ca")
+        ns.relay_concurrency = ns.relay_concurrency or RELAY_CONCURRENCY
     ns.dir = os.path.abspath(ns.dir)
     return ns
 
@@ -327,6 +481,9 @@ class Instance:
         self.tls = os.path.join(self.dir, "tls")
         self.bin = os.path.join(self.dir, "bin")
         self.mail = os.path.join(self.dir, "mail")
+        self.relay = ns.relayhost is not None
+        self.relay_passwd = os.path.join(self.conf, "relay_passwd")
+        self.relay_ca = os.path.join(self.tls, "relay-ca.pem")
         self.maillog = os.path.join(self.dir, "maillog")
         self.master_log = os.path.join(self.dir, "master.log")
         self.master = None
@@ -367,19 +524,30 @@ class Instance:
             if parent == "/":
                 break
             parent = os.path.dirname(parent)
-        for path in (self.conf, self.queue, self.sasl, self.tls, self.bin, self.mail):
+        if self.relay:
+            paths = [self.conf, self.queue]
+            if self.ns.cert or self.ns.relay_ca:
+                paths.append(self.tls)
+        else:
+            paths = [self.conf, self.queue, self.sasl, self.tls, self.bin, self.mail]
+        for path in paths:
             os.makedirs(path, exist_ok=True)
             os.chmod(path, 0o755)
         os.makedirs(self.data, exist_ok=True)
         owner = pwd.getpwnam(MAIL_OWNER)
         os.chown(self.data, owner.pw_uid, owner.pw_gid)
         os.chmod(self.data, 0o700)
-        nobody = pwd.getpwnam(DELIVERY_USER)
-        os.chown(self.mail, nobody.pw_uid, nobody.pw_gid)
+        if not self.relay:
+            nobody = pwd.getpwnam(DELIVERY_USER)
+            os.chown(self.mail, nobody.pw_uid, nobody.pw_gid)
 
     def copy_tls(self):
         self.cert = os.path.join(self.tls, "cert.pem")
         self.key = os.path.join(self.tls, "key.pem")
+        if self.relay and self.ns.relay_ca:
+            self.copy_relay_ca()
+        if self.relay and not self.ns.cert:
+            return
         try:
             shutil.copyfile(self.ns.cert, self.cert)
             shutil.copyfile(self.ns.key, self.key)
@@ -392,6 +560,27 @@ class Instance:
             ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(self.cert, self.key)
         except (ssl.SSLError, ValueError) as error:
             raise StartError(f"unusable certificate or key: {error}") from None
+
+    def copy_relay_ca(self):
+        try:
+            shutil.copyfile(self.ns.relay_ca, self.relay_ca)
+        except OSError as error:
+            raise StartError(f"cannot read the relay CA file: {error}") from None
+        os.chmod(self.relay_ca, 0o644)
+        # smtp(8) would only log an unusable file, and then trust nothing.
+        try:
+            ssl.create_default_context(cafile=self.relay_ca)
+        except (ssl.SSLError, ValueError) as error:
+            raise StartError(f"unusable relay CA file: {error}") from None
+
+    def write_relay_passwd(self):
+        """The relayhost's SASL account as a texthash table (no postmap needed);
+        smtp(8) reads it as root, before it drops privileges."""
+        host, port = self.ns.relayhost
+        fd = os.open(self.relay_passwd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(f"[{host}]:{port} {self.ns.relay_user}:{self.ns.relay_password}\n")
+        os.chmod(self.relay_passwd, 0o600)
 
     def make_sasldb(self):
         user = self.ns.user
@@ -424,7 +613,12 @@ class Instance:
         os.chmod(self.deliver_program, 0o644)
 
     def write_main_cf(self):
-        settings = [
+        if self.relay:
+            return self.write_settings(self.relay_settings())
+        return self.write_settings(self.destination_settings())
+
+    def destination_settings(self):
+        return [
             ("compatibility_level", "3.6"),
             ("queue_directory", self.queue),
             ("data_directory", self.data),
@@ -479,6 +673,84 @@ class Instance:
             ("maillog_file", self.maillog),
             ("maillog_file_prefixes", self.dir),
         ]
+
+    def relay_settings(self):
+        host, port = self.ns.relayhost
+        settings = [
+            ("compatibility_level", "3.6"),
+            ("queue_directory", self.queue),
+            ("data_directory", self.data),
+            ("mail_owner", MAIL_OWNER),
+            ("myhostname", MYHOSTNAME),
+            ("mydomain", "example.test"),
+            ("myorigin", "$myhostname"),
+            ("inet_interfaces", LISTEN_HOST),
+            ("inet_protocols", "ipv4"),
+            ("mynetworks", "127.0.0.0/8"),
+            # Nothing is local, nothing is a relay domain: everything goes
+            # through the smtp transport to the relayhost.
+            ("mydestination", ""),
+            ("relay_domains", ""),
+            ("local_recipient_maps", ""),
+            ("alias_maps", ""),
+            ("alias_database", ""),
+            ("local_transport", "error:5.1.1 local delivery is disabled"),
+            ("relayhost", f"[{host}]:{port}"),
+            # /etc/hosts, not DNS, for a relayhost given by name.
+            ("smtp_host_lookup", "native"),
+            ("smtp_destination_concurrency_limit", str(self.ns.relay_concurrency)),
+            # Clients on 127.0.0.1 (the only ones that reach the listener)
+            # relay without AUTH.
+            ("smtpd_relay_restrictions", "permit_mynetworks, reject"),
+            ("smtpd_recipient_restrictions", ""),
+            ("local_header_rewrite_clients", ""),
+            ("append_dot_mydomain", "no"),
+            ("biff", "no"),
+            ("smtpd_peername_lookup", "no"),
+            ("in_flow_delay", "0s"),
+            ("queue_run_delay", "1s"),
+            ("minimal_backoff_time", "1s"),
+            ("maximal_backoff_time", "2s"),
+            ("message_size_limit", str(self.ns.max_size or 10240000)),
+            ("mailbox_size_limit", "0"),
+        ]
+        if self.ns.cert:
+            # STARTTLS offered to clients; no AUTH.
+            settings += [
+                ("smtpd_tls_security_level", "may"),
+                ("smtpd_tls_cert_file", self.cert),
+                ("smtpd_tls_key_file", self.key),
+                ("smtpd_tls_received_header", "yes"),
+                ("smtpd_tls_loglevel", "1"),
+                ("smtpd_tls_session_cache_database", ""),
+            ]
+        # TLS towards the relayhost.
+        settings += [
+            ("smtp_tls_security_level", self.ns.relay_tls),
+            ("smtp_tls_loglevel", "1"),
+            ("smtp_tls_session_cache_database", ""),
+        ]
+        if self.ns.relay_ca:
+            settings.append(("smtp_tls_CAfile", self.relay_ca))
+        if self.ns.relay_tls == "verify":
+            # The name in the certificate must be HOST as given.
+            settings.append(("smtp_tls_verify_cert_match", "nexthop"))
+        if self.ns.relay_user:
+            settings += [
+                ("smtp_sasl_auth_enable", "yes"),
+                ("smtp_sasl_password_maps", f"texthash:{self.relay_passwd}"),
+                # Postfix's default adds noplaintext, which refuses PLAIN and LOGIN.
+                ("smtp_sasl_security_options", "noanonymous"),
+                ("smtp_sasl_tls_security_options", "noanonymous"),
+            ]
+        settings += [
+            # Logging to our own file through postlogd.
+            ("maillog_file", self.maillog),
+            ("maillog_file_prefixes", self.dir),
+        ]
+        return settings
+
+    def write_settings(self, settings):
         with open(os.path.join(self.conf, "main.cf"), "w", encoding="utf-8") as out:
             out.write("# Private Postfix instance written by postfix_peer.py.\n")
             for name, value in settings:
@@ -511,13 +783,16 @@ class Instance:
             ("anvil", "unix", "-", "-", "n", "-", "1", "anvil"),
             ("scache", "unix", "-", "-", "n", "-", "1", "scache"),
             ("postlog", "unix-dgram", "n", "-", "n", "-", "1", "postlogd"),
-            # One delivery at a time, so file numbers follow delivery order.
-            (TRANSPORT, "unix", "-", "n", "n", "-", "1", "pipe"),
         ]
+        if not self.relay:
+            # One delivery at a time, so file numbers follow delivery order.
+            services.append((TRANSPORT, "unix", "-", "n", "n", "-", "1", "pipe"))
         with open(os.path.join(self.conf, "master.cf"), "w", encoding="utf-8") as out:
             out.write("# Private Postfix instance written by postfix_peer.py.\n")
             for service in services:
                 out.write("{:<24} {:<10} {:<3} {:<3} {:<3} {:<6} {:<3} {}\n".format(*service))
+            if self.relay:
+                return
             out.write(
                 f"  flags=q null_sender= user={DELIVERY_USER} argv={PYTHON} -I -S "
                 f"{self.deliver_program} deliver {self.mail} from=${{sender}} "
@@ -575,8 +850,12 @@ class Instance:
         self.check_environment()
         self.make_dirs()
         self.copy_tls()
-        self.make_sasldb()
-        self.install_delivery_program()
+        if self.relay:
+            if self.ns.relay_user:
+                self.write_relay_passwd()
+        else:
+            self.make_sasldb()
+            self.install_delivery_program()
         self.create_postfix_dirs()
         attempts = 1 if self.ns.port else PORT_ATTEMPTS
         for attempt in range(1, attempts + 1):
@@ -693,7 +972,7 @@ class Instance:
         return inodes
 
     def greets(self):
-        """True once the port answers 220 and EHLO offers STARTTLS."""
+        """True once the port answers 220 and EHLO offers STARTTLS (if it should)."""
         try:
             with socket.create_connection((LISTEN_HOST, self.port), timeout=5) as sock:
                 replies = sock.makefile("rb")
@@ -711,7 +990,7 @@ class Instance:
                 sock.sendall(b"QUIT\r\n")
         except OSError:
             return False
-        if b"STARTTLS" not in keywords:
+        if b"STARTTLS" not in keywords and (self.ns.cert or not self.relay):
             raise StartError("Postfix answers but does not offer STARTTLS")
         return True
 
@@ -763,11 +1042,20 @@ def serve(ns):
         LOG.error("cannot start: %s", error)
         sys.stderr.write(instance.log_tail())
         return 1
-    LOG.info(
-        "Postfix answers on %s:%d after %.2f s (dir %s, user %s, max size %s)",
-        LISTEN_HOST, port, time.monotonic() - started, ns.dir, ns.user,
-        ns.max_size or "default",
-    )
+    if ns.relayhost is None:
+        LOG.info(
+            "Postfix answers on %s:%d after %.2f s (dir %s, user %s, max size %s)",
+            LISTEN_HOST, port, time.monotonic() - started, ns.dir, ns.user,
+            ns.max_size or "default",
+        )
+    else:
+        LOG.info(
+            "Postfix relays from %s:%d to [%s]:%d after %.2f s (dir %s, TLS %s, "
+            "SASL user %s, concurrency %d, max size %s)",
+            LISTEN_HOST, port, *ns.relayhost, time.monotonic() - started, ns.dir,
+            ns.relay_tls, ns.relay_user or "none", ns.relay_concurrency,
+            ns.max_size or "default",
+        )
     peer_common.announce_ready(port)
 
     if ns.exit_on_stdin_eof:

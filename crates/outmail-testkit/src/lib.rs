@@ -576,10 +576,140 @@ pub fn letter_with_attachment(from: &str) -> outmail_mail::Letter {
         text: Some("help".into()),
         html: None,
         headers: Vec::new(),
+        mime: None,
         attachments: vec![outmail_mail::Attachment {
             filename: "system-info.txt".into(),
             content_type: "text/plain".into(),
             content: b"outmail 0.1.0".to_vec(),
         }],
+    }
+}
+
+/// A private Postfix instance as a relay (`peers/postfix_peer.py --relayhost`): it accepts mail
+/// from 127.0.0.1 without AUTH on `port`, queues it on disk under `dir/queue` as Postfix always
+/// does, and relays every message to its relayhost, at most 8 connections at once.
+pub struct PostfixRelay {
+    child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl PostfixRelay {
+    /// Starts a relay to `relayhost` (an IPv4 address) and waits for `READY`. With `user`
+    /// (name, password) it logs in there with SASL, over opportunistic STARTTLS; with `ca` it
+    /// requires STARTTLS (`--relay-tls encrypt`: the certificate is only logged as trusted or
+    /// not; pass `--relay-tls verify` in `extra` to require it to chain to `ca` and name the
+    /// relayhost's address). `extra` takes the script's other flags (`--relay-concurrency`,
+    /// `--cert`/`--key` to offer STARTTLS to clients, `--max-size`).
+    pub fn start(
+        relayhost: std::net::SocketAddr,
+        user: Option<(&str, &str)>,
+        ca: Option<&Path>,
+        extra: &[&str],
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("postfix dir");
+        let script = peer_script("postfix_peer.py");
+        let mut command = Command::new("/usr/bin/python3");
+        command
+            .arg(&script)
+            .args(["--dir", arg(dir.path())])
+            .args(["--relayhost", &relayhost.to_string()]);
+        if let Some((user, password)) = user {
+            command.args(["--relay-user", user, "--relay-password", password]);
+        }
+        if let Some(ca) = ca {
+            command.args(["--relay-ca", arg(ca)]);
+        }
+        let mut child = command
+            .args(["--log-level", "warning", "--exit-on-stdin-eof"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the Postfix relay (Debian postfix, libsasl2-modules, sasl2-bin)");
+        let port = ready_port(
+            &mut child,
+            "the Postfix relay did not start (it must run as root)",
+        );
+        Self { child, port, dir }
+    }
+
+    /// Postfix's log so far (`dir/maillog`; empty before the first line). Every attempt to
+    /// hand a message to the relayhost is a `postfix/smtp` line with `status=sent`,
+    /// `status=deferred` or `status=bounced` and the relayhost's reply in parentheses.
+    pub fn maillog(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
+    }
+
+    /// Waits up to 10 s until the maillog holds `count` delivery attempts and returns their
+    /// lines (`… status=sent (250 2.0.0 Ok)`), in order; a deferred message that is retried
+    /// (every one to two seconds) adds a line each time.
+    pub fn outcomes(&self, count: usize) -> Vec<String> {
+        let attempts = || -> Vec<String> {
+            self.maillog()
+                .lines()
+                .filter(|line| line.contains(" postfix/smtp[") && line.contains(" status="))
+                .map(str::to_owned)
+                .collect()
+        };
+        for _ in 0..200 {
+            let found = attempts();
+            if found.len() >= count {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "the Postfix relay logged fewer than {count} delivery attempt(s) within 10 s:\n{}",
+            self.maillog()
+        );
+    }
+
+    /// How many messages are in the queue: accepted, and not yet taken by the relayhost
+    /// (or bounced). A message is on disk from Postfix's `250` until then.
+    pub fn queued(&self) -> usize {
+        fn files(dir: &Path) -> usize {
+            std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .map(|entry| match entry.file_type() {
+                            Ok(kind) if kind.is_dir() => files(&entry.path()),
+                            Ok(_) => 1,
+                            Err(_) => 0,
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        let queue = self.dir.path().join("queue");
+        ["maildrop", "incoming", "active", "deferred", "hold"]
+            .iter()
+            .map(|name| files(&queue.join(name)))
+            .sum()
+    }
+
+    /// Waits up to `timeout` until the queue is empty (every message relayed or bounced);
+    /// panics with the maillog when it is not.
+    pub fn wait_until_empty(&self, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.queued() > 0 {
+            if std::time::Instant::now() >= deadline {
+                panic!(
+                    "the Postfix relay still holds {} message(s) after {timeout:?}:\n{}",
+                    self.queued(),
+                    self.maillog()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PostfixRelay {
+    fn drop(&mut self) {
+        // Closing stdin stops Postfix cleanly before its directory goes.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
     }
 }

@@ -108,15 +108,23 @@ pub enum TokenScope {
     /// Read the delivery log (`GET /messages`, `GET /messages/{id}`).
     #[serde(rename = "messages:read")]
     MessagesRead,
+    /// Submit mail over SMTP to outmail's relay listener (the token is the AUTH password).
+    #[serde(rename = "smtp:submit")]
+    SmtpSubmit,
 }
 
 impl TokenScope {
-    pub const ALL: [TokenScope; 2] = [TokenScope::MessagesSend, TokenScope::MessagesRead];
+    pub const ALL: [TokenScope; 3] = [
+        TokenScope::MessagesSend,
+        TokenScope::MessagesRead,
+        TokenScope::SmtpSubmit,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TokenScope::MessagesSend => "messages:send",
             TokenScope::MessagesRead => "messages:read",
+            TokenScope::SmtpSubmit => "smtp:submit",
         }
     }
 
@@ -124,11 +132,18 @@ impl TokenScope {
         Self::ALL.into_iter().find(|scope| scope.as_str() == name)
     }
 
+    /// Whether a token with this scope may submit mail over SMTP: `messages:send` already
+    /// allows queueing mail, so it covers the relay too.
+    pub fn allows_smtp_submission(self) -> bool {
+        matches!(self, TokenScope::SmtpSubmit | TokenScope::MessagesSend)
+    }
+
     /// What the scope allows, for people.
     pub fn describe(self) -> &'static str {
         match self {
             TokenScope::MessagesSend => "queue messages and support requests",
             TokenScope::MessagesRead => "read the delivery log",
+            TokenScope::SmtpSubmit => "submit mail over SMTP to the relay",
         }
     }
 }
@@ -142,6 +157,10 @@ pub struct NewApiToken {
     #[cfg_attr(feature = "openapi", schema(example = "billing service"))]
     pub name: String,
     pub scopes: Vec<TokenScope>,
+    /// The tenant the token is bound to: everything sent with it is that tenant's, and a
+    /// request naming another tenant is refused. Missing: the token may name any tenant.
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 /// The longest token name.
@@ -197,6 +216,9 @@ pub struct ApiTokenView {
     pub created_at: i64,
     pub created_by: String,
     pub last_used_at: Option<i64>,
+    /// The tenant the token is bound to, if any.
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 /// The answer of `POST /api/v1/tokens`: the only time the token is shown.
@@ -253,6 +275,7 @@ mod tests {
                 created_at: 0,
                 created_by: "cli".into(),
                 last_used_at: None,
+                tenant: None,
             },
             token: "om_token-canary".into(),
         };
@@ -301,17 +324,20 @@ mod tests {
         let empty = NewApiToken {
             name: " ".into(),
             scopes: vec![],
+            tenant: None,
         };
         let errors = empty.validate();
         assert!(!errors.get("name").is_empty() && !errors.get("scopes").is_empty());
         let control = NewApiToken {
             name: "a\r\nb".into(),
             scopes: vec![TokenScope::MessagesSend],
+            tenant: None,
         };
         assert!(!control.validate().get("name").is_empty());
         let fine = NewApiToken {
             name: "billing".into(),
             scopes: vec![TokenScope::MessagesSend],
+            tenant: None,
         };
         assert!(fine.validate().is_empty());
     }

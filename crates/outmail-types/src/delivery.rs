@@ -89,6 +89,58 @@ pub struct MessageView {
     pub next_attempt_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// How the message reached outmail.
+    #[serde(default)]
+    pub source: MessageSource,
+}
+
+/// How a message reached outmail: which door, which token, from where.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessageSource {
+    pub channel: Channel,
+    /// The name of the API token that sent it; none for a signed-in admin, an unauthenticated
+    /// relay client (from an allowed network) or a message queued before sources were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The client's address and port, for mail submitted over SMTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+}
+
+/// The door a message came in by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// `POST /messages`, a resend or a support request.
+    #[default]
+    Api,
+    /// The SMTP relay listener.
+    Smtp,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Api => "api",
+            Channel::Smtp => "smtp",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Channel::Api, Channel::Smtp]
+            .into_iter()
+            .find(|c| c.as_str() == name)
+    }
+
+    /// A word for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Api => "API",
+            Channel::Smtp => "SMTP",
+        }
+    }
 }
 
 /// `GET /profiles/{id}/failover`: whether the profile sends through its alternate.

@@ -10,6 +10,7 @@
 //! - [`settings`]: global settings, tenants, routing rules, list queries, export documents.
 //! - [`diagnosis`]: the test send request and its staged report.
 //! - [`delivery`]: the delivery log and the failover state.
+//! - [`relay`]: the SMTP relay listener, as the Relay page shows it.
 //! - `openapi` (feature `openapi`, server only): the utoipa schemas of every API body.
 //!
 //! Every parser takes "now" as a parameter where it needs one: `SystemTime::now()` panics on
@@ -31,6 +32,7 @@ pub mod host;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod profile;
+pub mod relay;
 pub mod scope;
 pub mod secret;
 pub mod settings;

@@ -1,12 +1,13 @@
 //! The delivery log: every message the product sent through outmail, newest first, with its
-//! status, attempts, the server used and the last error or suppression; filtered by tenant and
-//! status (kept in the address, so a filtered view can be shared), and resent on demand.
+//! status, attempts, the server used, the last error or suppression and how it came in (the API
+//! or the SMTP relay, with which token, from where); filtered by tenant and status (kept in the
+//! address, so a filtered view can be shared), and resent on demand.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use outmail_types::delivery::{MessageStatus, MessageView, SendAccepted};
+use outmail_types::delivery::{MessageSource, MessageStatus, MessageView, SendAccepted};
 
 use crate::api::{self, with_query};
 use crate::components::{
@@ -106,6 +107,18 @@ pub fn DeliveryLog() -> impl IntoView {
     }
 }
 
+/// How a message came in, in one line: "via SMTP · token “billing” · from 192.0.2.7:51234".
+fn source_line(source: &MessageSource) -> String {
+    let mut parts = vec![format!("via {}", source.channel.label())];
+    if let Some(token) = &source.token {
+        parts.push(format!("token “{token}”"));
+    }
+    if let Some(client) = &source.client {
+        parts.push(format!("from {client}"));
+    }
+    parts.join(" · ")
+}
+
 #[component]
 fn MessageTable(
     list: Vec<MessageView>,
@@ -125,6 +138,7 @@ fn MessageTable(
                 _ => message.last_error.clone().unwrap_or_default(),
             };
             let can_resend = message.status != MessageStatus::Queued;
+            let source = source_line(&message.source);
             view! {
                 <tr data-message=message.id.clone()>
                     <td>
@@ -134,7 +148,14 @@ fn MessageTable(
                         <StatusBadge status=message.status />
                     </td>
                     <td class="wrap">{message.to.join(", ")}</td>
-                    <td class="wrap">{message.subject.clone()}</td>
+                    // The source is a line under the subject, which wraps, so the table keeps
+                    // its width (a column of its own would widen it).
+                    <td class="wrap">
+                        {message.subject.clone()}
+                        <span class="message-source" data-channel=message.source.channel.as_str()>
+                            {source}
+                        </span>
+                    </td>
                     <td>{message.tenant.clone().unwrap_or_else(|| "global".to_owned())}</td>
                     <td class="number">{message.attempts}</td>
                     <td class="wrap">{message.server_used.clone().unwrap_or_default()}</td>

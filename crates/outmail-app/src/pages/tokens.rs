@@ -1,22 +1,28 @@
 //! API tokens: what programs send mail and read the delivery log with. Each token carries only
-//! the scopes it was created with; the token itself is shown once, when it is created (the
-//! server keeps only a hash), and a token is revoked after a confirmation.
+//! the scopes it was created with, and may be bound to one tenant; the token itself is shown
+//! once, when it is created (the server keeps only a hash), and a token is revoked after a
+//! confirmation. The Relay page creates its SMTP tokens with the same form.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 use outmail_types::FieldErrors;
 use outmail_types::access::{ApiTokenView, CreatedApiToken, NewApiToken, TokenScope};
+use outmail_types::settings::TenantView;
 
-use crate::api;
+use crate::api::{self, Problem};
 use crate::components::{
     ConfirmDialog, Loading, Notice, ProblemNotice, ReadOnlyNotice, ShowNotice, Time, can_change,
 };
 
-fn empty_draft() -> NewApiToken {
+/// The tenants a new token may be bound to, as a page loads them.
+pub type TenantChoices = LocalResource<Result<Vec<TenantView>, Problem>>;
+
+fn empty_draft(only_scope: Option<TokenScope>) -> NewApiToken {
     NewApiToken {
         name: String::new(),
-        scopes: Vec::new(),
+        scopes: only_scope.into_iter().collect(),
+        tenant: None,
     }
 }
 
@@ -27,6 +33,8 @@ pub fn Tokens() -> impl IntoView {
         reloads.track();
         async move { api::get::<Vec<ApiTokenView>>("/tokens").await }
     });
+    let tenants: TenantChoices =
+        LocalResource::new(|| async move { api::get::<Vec<TenantView>>("/tenants").await });
     let notice: Notice = RwSignal::new(None);
     // The token just created, shown until the admin hides it or leaves the page.
     let created = RwSignal::new(None::<CreatedApiToken>);
@@ -72,9 +80,9 @@ pub fn Tokens() -> impl IntoView {
         <p class="lead">
             "Programs queue messages and read the delivery log with a token, sent as "
             <code>"Authorization: Bearer …"</code>
-            ". A token can do only what its scopes allow."
+            ". A token can do only what its scopes allow, and one bound to a tenant sends only that tenant's mail."
         </p>
-        <NewTokenForm notice created reload />
+        <NewTokenForm notice created reload tenants />
         <CreatedToken created />
         <div class="notices" aria-live="polite">
             <ShowNotice notice=notice />
@@ -100,15 +108,19 @@ pub fn Tokens() -> impl IntoView {
     }
 }
 
-/// The name and the scopes of a new token, checked as typed with the server's own rules.
+/// The name, the scopes and the tenant of a new token, checked as typed with the server's own
+/// rules. With `only_scope` the token gets that one scope and there is nothing to choose.
 #[component]
-fn NewTokenForm(
+pub fn NewTokenForm(
     notice: Notice,
     created: RwSignal<Option<CreatedApiToken>>,
     reload: impl Fn() + Copy + Send + Sync + 'static,
+    tenants: TenantChoices,
+    #[prop(optional)] only_scope: Option<TokenScope>,
+    #[prop(default = "Create a token")] legend: &'static str,
 ) -> impl IntoView {
     let can = can_change();
-    let draft = RwSignal::new(empty_draft());
+    let draft = RwSignal::new(empty_draft(only_scope));
     // Messages show after the first attempt to create, as in the other add forms.
     let touched = RwSignal::new(false);
     let errors = Memo::new(move |_| draft.with(NewApiToken::validate));
@@ -137,7 +149,7 @@ fn NewTokenForm(
                 Ok(token) => {
                     notice.set(None);
                     created.set(Some(token));
-                    draft.set(empty_draft());
+                    draft.set(empty_draft(only_scope));
                     touched.set(false);
                     server_errors.set(FieldErrors::new());
                     reload();
@@ -150,7 +162,107 @@ fn NewTokenForm(
         });
     };
 
-    let scope_boxes = TokenScope::ALL
+    let scopes = match only_scope {
+        Some(scope) => view! {
+            <p class="fixed-scope">
+                "Scope: " <code>{scope.as_str()}</code>
+                <span class="hint">{format!(" ({})", scope.describe())}</span>
+            </p>
+        }
+        .into_any(),
+        None => view! {
+            <fieldset class="scopes" aria-describedby="token-scopes-error">
+                <legend>"Scopes"</legend>
+                {scope_boxes(draft, server_errors)}
+                <p class="field-error" id="token-scopes-error">{move || message("scopes")}</p>
+            </fieldset>
+        }
+        .into_any(),
+    };
+    let tenant_options = move || {
+        tenants
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|choice| {
+                let label = format!("{} ({})", choice.tenant.name, choice.tenant.id);
+                view! { <option value=choice.tenant.id>{label}</option> }
+            })
+            .collect_view()
+    };
+    let tenant_hint = move || match tenants.get() {
+        Some(Err(problem)) => format!(
+            "The tenants could not be loaded ({problem}): the token can still be made for any tenant."
+        ),
+        _ => "A token bound to a tenant sends only that tenant's mail.".to_owned(),
+    };
+
+    view! {
+        <form class="form" novalidate on:submit=create>
+            <fieldset>
+                <legend>{legend}</legend>
+                <div class="field required">
+                    <label for="token-name">"Name"</label>
+                    <input
+                        id="token-name"
+                        type="text"
+                        placeholder="billing service"
+                        autocomplete="off"
+                        aria-invalid=move || message("name").is_some().to_string()
+                        aria-describedby="token-name-hint token-name-error"
+                        prop:value=move || draft.with(|d| d.name.clone())
+                        on:input=move |e| {
+                            let text = event_target_value(&e);
+                            draft.update(|d| d.name = text);
+                            server_errors.set(FieldErrors::new());
+                        }
+                    />
+                    <p class="hint" id="token-name-hint">
+                        "What the token is for, e.g. the program that uses it."
+                    </p>
+                    <p class="field-error" id="token-name-error">{move || message("name")}</p>
+                </div>
+                {scopes}
+                <div class="field">
+                    <label for="token-tenant">"Tenant"</label>
+                    <select
+                        id="token-tenant"
+                        aria-invalid=move || message("tenant").is_some().to_string()
+                        aria-describedby="token-tenant-hint token-tenant-error"
+                        prop:value=move || draft.with(|d| d.tenant.clone().unwrap_or_default())
+                        on:change=move |e| {
+                            let id = event_target_value(&e);
+                            draft.update(|d| d.tenant = Some(id).filter(|id| !id.is_empty()));
+                            server_errors.set(FieldErrors::new());
+                        }
+                    >
+                        <option value="">"Any tenant"</option>
+                        {tenant_options}
+                    </select>
+                    <p class="hint" id="token-tenant-hint">{tenant_hint}</p>
+                    <p class="field-error" id="token-tenant-error">{move || message("tenant")}</p>
+                </div>
+                <div class="form-actions">
+                    <button
+                        type="submit"
+                        class="primary"
+                        disabled=move || creating.get() || !can.get()
+                    >
+                        {move || if creating.get() { "Creating…" } else { "Create token" }}
+                    </button>
+                </div>
+            </fieldset>
+        </form>
+    }
+}
+
+/// A checkbox per scope, with what it allows; kept in the order of `TokenScope::ALL`.
+fn scope_boxes(
+    draft: RwSignal<NewApiToken>,
+    server_errors: RwSignal<FieldErrors>,
+) -> impl IntoView {
+    TokenScope::ALL
         .into_iter()
         .map(|scope| {
             let id = format!("token-scope-{}", scope.as_str().replace(':', "-"));
@@ -183,55 +295,16 @@ fn NewTokenForm(
                 </div>
             }
         })
-        .collect_view();
-
-    view! {
-        <form class="form" novalidate on:submit=create>
-            <fieldset>
-                <legend>"Create a token"</legend>
-                <div class="field required">
-                    <label for="token-name">"Name"</label>
-                    <input
-                        id="token-name"
-                        type="text"
-                        placeholder="billing service"
-                        autocomplete="off"
-                        aria-invalid=move || message("name").is_some().to_string()
-                        aria-describedby="token-name-hint token-name-error"
-                        prop:value=move || draft.with(|d| d.name.clone())
-                        on:input=move |e| {
-                            let text = event_target_value(&e);
-                            draft.update(|d| d.name = text);
-                            server_errors.set(FieldErrors::new());
-                        }
-                    />
-                    <p class="hint" id="token-name-hint">
-                        "What the token is for, e.g. the program that uses it."
-                    </p>
-                    <p class="field-error" id="token-name-error">{move || message("name")}</p>
-                </div>
-                <fieldset class="scopes" aria-describedby="token-scopes-error">
-                    <legend>"Scopes"</legend>
-                    {scope_boxes}
-                    <p class="field-error" id="token-scopes-error">{move || message("scopes")}</p>
-                </fieldset>
-                <div class="form-actions">
-                    <button
-                        type="submit"
-                        class="primary"
-                        disabled=move || creating.get() || !can.get()
-                    >
-                        {move || if creating.get() { "Creating…" } else { "Create token" }}
-                    </button>
-                </div>
-            </fieldset>
-        </form>
-    }
+        .collect_view()
 }
 
-/// The token just created, with a Copy button: the only time it can be seen.
+/// The token just created, with a Copy button: the only time it can be seen. `for_smtp` adds
+/// where a product enters it.
 #[component]
-fn CreatedToken(created: RwSignal<Option<CreatedApiToken>>) -> impl IntoView {
+pub fn CreatedToken(
+    created: RwSignal<Option<CreatedApiToken>>,
+    #[prop(optional)] for_smtp: bool,
+) -> impl IntoView {
     move || {
         created.get().map(|token| {
             // Whether the last copy worked: `None` before any.
@@ -266,6 +339,15 @@ fn CreatedToken(created: RwSignal<Option<CreatedApiToken>>) -> impl IntoView {
                             {move || if copied.get() == Some(true) { "Copied" } else { "Copy" }}
                         </button>
                     </div>
+                    {for_smtp
+                        .then(|| {
+                            view! {
+                                <p class="hint">
+                                    "In the product's SMTP settings the password is this token; the username can be anything, for example “"
+                                    {token.view.name.clone()} "”."
+                                </p>
+                            }
+                        })}
                     <p class="hint">
                         {move || {
                             if copied.get() == Some(false) {
@@ -301,6 +383,10 @@ fn TokenTable(
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
+            let tenant = match token.tenant.clone() {
+                Some(tenant) => view! { <code>{tenant}</code> }.into_any(),
+                None => view! { <span class="hint">"any"</span> }.into_any(),
+            };
             let last_used = match token.last_used_at {
                 Some(at) => view! { <Time unix_ms=at /> }.into_any(),
                 None => view! { <span class="hint">"never"</span> }.into_any(),
@@ -309,6 +395,7 @@ fn TokenTable(
                 <tr data-token=token.id.clone()>
                     <th scope="row" class="wrap">{token.name.clone()}</th>
                     <td>{scopes}</td>
+                    <td>{tenant}</td>
                     <td>
                         <code>{format!("{}…", token.prefix)}</code>
                     </td>
@@ -339,6 +426,7 @@ fn TokenTable(
                     <tr>
                         <th scope="col">"Name"</th>
                         <th scope="col">"Scopes"</th>
+                        <th scope="col">"Tenant"</th>
                         <th scope="col">"Prefix"</th>
                         <th scope="col">"Created"</th>
                         <th scope="col">"Created by"</th>

@@ -253,6 +253,7 @@ fn token_view(row: ApiTokenRow) -> ApiTokenView {
         created_at: row.created_at,
         created_by: row.created_by,
         last_used_at: row.last_used_at,
+        tenant: row.tenant_id,
     }
 }
 
@@ -278,6 +279,12 @@ pub async fn create_token(
     if !errors.is_empty() {
         return Err(ApiFailure::invalid(errors));
     }
+    let tenant = request
+        .tenant
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
     let mut scopes = request.scopes.clone();
     scopes.sort();
     scopes.dedup();
@@ -298,13 +305,27 @@ pub async fn create_token(
         created_at: state.now_ms(),
         created_by: principal.actor(),
         last_used_at: None,
+        tenant_id: tenant,
     };
-    state.store.create_api_token(&row).await?;
+    state
+        .store
+        .create_api_token(&row)
+        .await
+        .map_err(|error| match error {
+            outmail_store::StoreError::MissingReference { .. } => {
+                ApiFailure::invalid_field("tenant", "not_found", "there is no tenant with this ID")
+            }
+            other => other.into(),
+        })?;
     let target = format!("tokens/{}", row.id);
     let created = CreatedApiToken {
         view: token_view(row),
         token: token.into(),
     };
+    let mut fields = vec!["name".to_owned(), "scopes".to_owned()];
+    if created.view.tenant.is_some() {
+        fields.push("tenant".to_owned());
+    }
     let mut response = (StatusCode::CREATED, Json(created)).into_response();
     // The token is in this body only: no cache may keep it.
     response
@@ -312,7 +333,7 @@ pub async fn create_token(
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(AuditNote::new("token.create")
         .target(target)
-        .fields(vec!["name".into(), "scopes".into()])
+        .fields(fields)
         .attach(response))
 }
 

@@ -1,19 +1,21 @@
 //! The sending API: `POST /messages` hands the message to the sending service (which resolves
 //! the profile, applies its rules and queues it); `GET /messages` is the delivery log.
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use outmail_mail::Letter;
 use outmail_store::{MessageQuery, MessageRow};
-use outmail_types::delivery::{MessageStatus, MessageView, SendAccepted};
+use outmail_types::Mailbox;
+use outmail_types::delivery::{Channel, MessageSource, MessageStatus, MessageView, SendAccepted};
 use outmail_types::settings::ListQuery;
 use serde::Deserialize;
 
 use super::error::{ApiFailure, ApiResult, not_found_as};
 use super::extract::ApiPath;
 use super::json::ApiJson;
+use crate::auth::Principal;
 use crate::sending::{SendRequest, status_of, suppressed_recipients};
 use crate::state::AppState;
 
@@ -23,6 +25,8 @@ pub struct LogParams {
     /// `queued`, `sent`, `failed` or `suppressed`.
     pub status: Option<String>,
     pub tenant: Option<String>,
+    /// `api` or `smtp`: only messages that came in by this door.
+    pub channel: Option<String>,
     /// Only messages created before this (unix ms), to page back.
     pub before: Option<i64>,
     /// How many messages, newest first: default 100, at most 200; a larger limit is cut to 200.
@@ -38,9 +42,37 @@ const _: () = assert!(outmail_store::MAX_PER_PAGE == ListQuery::MAX_PER_PAGE);
 #[utoipa::path(post, path = "/messages", tag = "messages", request_body = SendRequest, params(("Idempotency-Key" = Option<String>, Header, description = "a retried request with the same key returns the first message instead of sending again")), responses((status = 202, description = "queued (or suppressed)", body = SendAccepted), (status = 404, description = "no such tenant", body = outmail_types::error::ApiError), (status = 409, description = "sending is switched off, or no profile applies", body = outmail_types::error::ApiError), (status = 422, description = "invalid fields, each named", body = outmail_types::error::ApiError)))]
 pub async fn send(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    ApiJson(request): ApiJson<SendRequest>,
+    ApiJson(mut request): ApiJson<SendRequest>,
 ) -> ApiResult<Response> {
+    // A token bound to a tenant sends that tenant's mail and no other's.
+    if let Principal::Token {
+        tenant: Some(bound),
+        ..
+    } = &principal
+    {
+        match &request.tenant {
+            Some(named) if named != bound => {
+                return Err(ApiFailure::client(
+                    StatusCode::FORBIDDEN,
+                    "token_tenant",
+                    format!(
+                        "this token is bound to the tenant {bound}; it cannot send for {named}"
+                    ),
+                ));
+            }
+            _ => request.tenant = Some(bound.clone()),
+        }
+    }
+    let source = MessageSource {
+        channel: Channel::Api,
+        token: match &principal {
+            Principal::Token { name, .. } => Some(name.clone()),
+            Principal::Person { .. } => None,
+        },
+        client: None,
+    };
     let idempotency_key = headers
         .get("idempotency-key")
         .map(|v| {
@@ -57,7 +89,10 @@ pub async fn send(
                 })
         })
         .transpose()?;
-    let accepted = state.sending.accept(&request, idempotency_key).await?;
+    let accepted = state
+        .sending
+        .accept(&request, idempotency_key, &source)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
 }
 
@@ -79,11 +114,19 @@ pub async fn list(
             })
         })
         .transpose()?;
+    let channel = params
+        .channel
+        .map(|name| {
+            Channel::parse(&name)
+                .ok_or_else(|| ApiFailure::invalid_field("channel", "invalid", "use api or smtp"))
+        })
+        .transpose()?;
     let rows = state
         .store
         .list_messages(&MessageQuery {
             status: status.map(|s| s.as_str().to_owned()),
             tenant_id: params.tenant,
+            channel: channel.map(|c| c.as_str().to_owned()),
             before: params.before,
             limit: params.limit.unwrap_or(100).clamp(1, LOG_LIMIT),
         })
@@ -116,8 +159,16 @@ pub async fn resend(
     Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
 }
 
-fn view(row: &MessageRow) -> MessageView {
-    let letter: Option<Letter> = serde_json::from_str(&row.document).ok();
+/// What the delivery log shows of a stored letter. Reading only these fields leaves a relayed
+/// message's MIME (up to the relay's size limit) undecoded.
+#[derive(Deserialize)]
+struct LoggedLetter {
+    subject: String,
+    to: Vec<Mailbox>,
+}
+
+pub(crate) fn view(row: &MessageRow) -> MessageView {
+    let letter: Option<LoggedLetter> = serde_json::from_str(&row.document).ok();
     MessageView {
         id: row.id.clone(),
         tenant: row.tenant_id.clone(),
@@ -140,6 +191,30 @@ fn view(row: &MessageRow) -> MessageView {
         next_attempt_at: row.next_attempt_at,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        source: source_of(row),
+    }
+}
+
+/// The stored source; rows from before sources were kept came in by the API.
+fn source_of(row: &MessageRow) -> MessageSource {
+    let channel = Channel::parse(&row.channel).unwrap_or_default();
+    match row
+        .source
+        .as_deref()
+        .map(serde_json::from_str::<MessageSource>)
+    {
+        Some(Ok(source)) => MessageSource { channel, ..source },
+        Some(Err(error)) => {
+            tracing::error!(message = %row.id, %error, "a stored message source cannot be read");
+            MessageSource {
+                channel,
+                ..MessageSource::default()
+            }
+        }
+        None => MessageSource {
+            channel,
+            ..MessageSource::default()
+        },
     }
 }
 

@@ -22,6 +22,7 @@ pub mod json;
 pub mod messages;
 pub mod profiles;
 pub mod references;
+pub mod relay;
 pub mod respond;
 pub mod routing;
 pub mod settings;
@@ -46,6 +47,7 @@ pub mod transfer;
         (name = "tenants", description = "Tenants and their effective configuration"),
         (name = "routing", description = "Sender address or domain to profile"),
         (name = "messages", description = "Sending, the delivery log, resends and support requests"),
+        (name = "relay", description = "The SMTP relay for products that only send SMTP"),
         (name = "transfer", description = "Export and import of the whole configuration"),
         (name = "access", description = "Signing in, API tokens and the audit log"),
         (name = "system", description = "Health"),
@@ -76,6 +78,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::get))
         .routes(routes!(messages::resend))
         .routes(routes!(support::create))
+        .routes(routes!(relay::get))
         .routes(routes!(failover::list))
         .routes(routes!(failover::get))
         .routes(routes!(failover::reset))

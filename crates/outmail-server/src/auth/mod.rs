@@ -59,6 +59,8 @@ pub enum Principal {
         id: String,
         name: String,
         scopes: Vec<TokenScope>,
+        /// The tenant it is bound to: it sends only that tenant's mail.
+        tenant: Option<String>,
     },
 }
 
@@ -284,28 +286,39 @@ async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Princi
         }));
     }
     if let Some(token) = bearer_token(headers) {
-        let Some(row) = state.store.api_token_by_hash(&digest(token)).await? else {
-            return Ok(None);
-        };
-        if row
-            .last_used_at
-            .is_none_or(|at| now - at > TOUCH_INTERVAL_MS)
-        {
-            state.store.touch_api_token(&row.id, now).await?;
-        }
-        // Unreadable scopes grant nothing (fail closed), but say so: the token's owner will see
-        // 403s and an operator needs the reason.
-        let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_else(|error| {
-            tracing::error!(token = %row.id, %error, "an API token's stored scopes cannot be read");
-            Vec::new()
-        });
-        return Ok(Some(Principal::Token {
-            id: row.id,
-            name: row.name,
-            scopes: scopes.iter().filter_map(|s| TokenScope::parse(s)).collect(),
-        }));
+        return Ok(token_holder(state, token).await?);
     }
     Ok(None)
+}
+
+/// The principal an API token stands for, or `None` for an unknown one. Also what the SMTP
+/// relay's AUTH checks, so a token means the same at both doors.
+pub async fn token_holder(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<Principal>, outmail_store::StoreError> {
+    let now = state.now_ms();
+    let Some(row) = state.store.api_token_by_hash(&digest(token)).await? else {
+        return Ok(None);
+    };
+    if row
+        .last_used_at
+        .is_none_or(|at| now - at > TOUCH_INTERVAL_MS)
+    {
+        state.store.touch_api_token(&row.id, now).await?;
+    }
+    // Unreadable scopes grant nothing (fail closed), but say so: the token's owner will see
+    // 403s and an operator needs the reason.
+    let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_else(|error| {
+        tracing::error!(token = %row.id, %error, "an API token's stored scopes cannot be read");
+        Vec::new()
+    });
+    Ok(Some(Principal::Token {
+        id: row.id,
+        name: row.name,
+        scopes: scopes.iter().filter_map(|s| TokenScope::parse(s)).collect(),
+        tenant: row.tenant_id,
+    }))
 }
 
 /// The middleware in front of every route: the cross-site check for state-changing requests,

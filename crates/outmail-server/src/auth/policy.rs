@@ -137,6 +137,7 @@ mod tests {
             id: "t".into(),
             name: "billing".into(),
             scopes: scopes.to_vec(),
+            tenant: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use outmail_mail::Letter;
 use outmail_store::{Enqueued, MessageRow, NewMessage};
-use outmail_types::delivery::{MessageStatus, SendAccepted};
+use outmail_types::delivery::{Channel, MessageSource, MessageStatus, SendAccepted};
 use outmail_types::email::Charset;
 use outmail_types::text::HeaderText;
 use outmail_types::{FieldError, FieldErrors, Mailbox, ProfileSpec};
@@ -53,6 +53,7 @@ impl Sending {
         &self,
         request: &SendRequest,
         idempotency_key: Option<String>,
+        source: &MessageSource,
     ) -> Result<SendAccepted, Refusal> {
         // The sender routing rules match: a template's From, else the acting user.
         let sender = request
@@ -78,6 +79,8 @@ impl Sending {
                 .clone()
                 .unwrap_or_else(|| format!("subject:{}", letter.subject)),
             window_ms: i64::from(resolved.spec.send_frequency.seconds()) * 1000,
+            channel: source.channel.as_str().to_owned(),
+            source: Some(serde_json::to_string(source).map_err(|e| Refusal::Fault(e.into()))?),
         };
         Ok(match self.enqueue(&message).await? {
             Enqueued::New { row, suppressed } => SendAccepted {
@@ -113,6 +116,9 @@ impl Sending {
             recipients: Vec::new(),
             dedupe_key: String::new(),
             window_ms: 0,
+            // An admin asked for it in the delivery log.
+            channel: Channel::Api.as_str().to_owned(),
+            source: None,
         };
         let queued = match self.enqueue(&message).await? {
             Enqueued::New { row, .. } | Enqueued::Replayed(row) => row,
@@ -242,6 +248,7 @@ pub fn compose(request: &SendRequest, spec: &ProfileSpec) -> Result<Letter, Refu
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        mime: None,
         attachments: Vec::new(),
     })
 }

@@ -9,6 +9,7 @@
 mod attempt;
 mod compose;
 mod effective;
+mod relayed;
 mod resolve;
 pub mod secrets;
 pub mod sender;
@@ -21,6 +22,7 @@ use outmail_types::{FieldErrors, Mailbox};
 
 pub use attempt::{MAX_ATTEMPTS, backoff};
 pub use compose::{SendRequest, compose, status_of, suppressed_recipients};
+pub use relayed::{RelayedMessage, fields as relay_fields};
 pub use sender::{ReadyProfile, RecordingSender, Sender, TransportSender};
 pub use support::{SupportAccepted, SupportRequest};
 

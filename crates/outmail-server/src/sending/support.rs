@@ -4,6 +4,7 @@
 
 use outmail_mail::{Attachment, Letter};
 use outmail_store::{Enqueued, NewMessage};
+use outmail_types::delivery::Channel;
 use outmail_types::email::Charset;
 use outmail_types::text::HeaderText;
 use outmail_types::{FieldError, FieldErrors, Mailbox, ProfileSpec};
@@ -83,6 +84,7 @@ impl Sending {
             html: None,
             headers: vec![("X-Outmail-Support-Request".to_owned(), "1".to_owned())],
             attachments,
+            mime: None,
         };
         let system_info_attached = !letter.attachments.is_empty();
         let message = NewMessage {
@@ -94,6 +96,8 @@ impl Sending {
             dedupe_key: String::new(),
             // A user's request is never suppressed as a repeated alert.
             window_ms: 0,
+            channel: Channel::Api.as_str().to_owned(),
+            source: None,
         };
         let id = match self.enqueue(&message).await? {
             Enqueued::New { row, .. } | Enqueued::Replayed(row) => row.id,

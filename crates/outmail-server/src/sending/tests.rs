@@ -97,6 +97,7 @@ fn letter(to: &[&str]) -> Letter {
         text: Some("92 %".to_owned()),
         html: None,
         headers: Vec::new(),
+        mime: None,
         attachments: Vec::new(),
     }
 }
@@ -112,6 +113,8 @@ impl Harness {
             recipients: letter.recipients().map(recipient_key).collect(),
             dedupe_key: "disk".to_owned(),
             window_ms,
+            channel: "api".to_owned(),
+            source: None,
         };
         match self.sending.enqueue(&message).await.unwrap() {
             Enqueued::New { row, .. } | Enqueued::Replayed(row) => row,

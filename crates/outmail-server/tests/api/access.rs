@@ -954,6 +954,7 @@ async fn a_token_whose_scopes_cannot_be_read_grants_nothing_and_is_logged() {
         created_at: app.state.now_ms(),
         created_by: "cli".to_owned(),
         last_used_at: None,
+        tenant_id: None,
     };
     app.store.create_api_token(&row).await.unwrap();
     let body = r#"{"to": ["ops@example.com"], "subject": "Disk", "text": "x"}"#;

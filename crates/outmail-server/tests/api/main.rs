@@ -11,6 +11,7 @@ mod inputs;
 mod messages;
 mod openapi;
 mod profiles;
+mod relay;
 mod settings;
 mod system;
 mod test_send;
