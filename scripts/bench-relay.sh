@@ -6,7 +6,7 @@
 # accepted/s of both, the ratios outmail/Postfix, outmail's peak memory and CPU time, for SQLite
 # and (when a PostgreSQL URL is given) PostgreSQL.
 #
-#   sudo bash scripts/bench-relay.sh                      # SQLite only
+#   bash scripts/bench-relay.sh                           # as root; SQLite only
 #   BENCH_MESSAGES=500 bash scripts/bench-relay.sh        # a quick check
 #
 #   # SQLite, then PostgreSQL (a throwaway server; a fresh database is created in it)
@@ -50,6 +50,11 @@
 # smtp-source writes its own headers: From: <bench@example.test>, To: <rcpt@example.test>, Date,
 # a Message-Id of its own for each message, and Subject; then SIZE bytes of text. outmail needs
 # exactly one From header in a relayed message, and the profile's sender must be that address.
+#
+# Durability: Postfix syncs each queue file before its 250, and outmail's SQLite database runs
+# with synchronous=FULL. scripts/with-postgres.sh starts PostgreSQL with fsync and
+# synchronous_commit off, so outmail's 250 is not durable there and its PostgreSQL numbers are
+# not a like-for-like comparison; the run prints both settings of the database it uses.
 #
 # outmail's delivery worker sends at most 8 messages at once (a constant in worker.rs), and
 # Postfix is given the same limit; the default concurrency of smtp-source is 8 as well.
@@ -838,6 +843,9 @@ for backend in "${RUN[@]}"; do
 u = urllib.parse.urlsplit(sys.argv[1])
 print(urllib.parse.urlunsplit(u._replace(path="/" + sys.argv[2])))' "$PG_URL" "$pg_db")
     say "postgres: fresh database $pg_db"
+    durability=$(psql "$url" -X -A -t -q -c "SHOW fsync" -c "SHOW synchronous_commit" | paste -sd ' ')
+    echo "postgres: fsync ${durability% *}, synchronous_commit ${durability#* }$(
+      [[ $durability != *off* ]] || echo " (outmail's 250 is not durable on this server)")"
   fi
   run_backend "$backend" "$url"
   reports+=("$work/$backend.json")

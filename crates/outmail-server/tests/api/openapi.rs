@@ -7,7 +7,7 @@ use crate::support::TestApp;
 
 /// Every operation the API has. A route added without documentation, or documentation for a
 /// route that is gone, makes this list disagree with the document.
-const OPERATIONS: [(&str, &str); 41] = [
+const OPERATIONS: [(&str, &str); 42] = [
     ("get", "/health"),
     ("post", "/session"),
     ("get", "/session"),
@@ -32,6 +32,7 @@ const OPERATIONS: [(&str, &str); 41] = [
     ("get", "/messages/{id}"),
     ("post", "/messages/{id}/resend"),
     ("get", "/failovers"),
+    ("get", "/relay"),
     ("get", "/profiles/{id}/failover"),
     ("post", "/support-requests"),
     ("post", "/profiles/{id}/failover/reset"),

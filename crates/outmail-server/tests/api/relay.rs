@@ -958,3 +958,98 @@ async fn a_storage_fault_is_a_451_and_the_retry_succeeds_once_it_clears() {
     drop(relay);
     app.finish().await;
 }
+
+/// The certificate is re-read when its files change: a renewal is used without a restart, and
+/// a broken renewal keeps the certificate in use and says why. The implicit-TLS listener
+/// presents the same certificate.
+#[tokio::test]
+async fn a_renewed_certificate_is_used_without_a_restart_and_a_broken_one_is_reported() {
+    let app = TestApp::sqlite().await;
+    let pki = Pki::new();
+    let live = tempfile::tempdir().unwrap();
+    let (cert, key) = (live.path().join("relay.crt"), live.path().join("relay.key"));
+    let install = |which: ServerCert| {
+        let (from_cert, from_key) = pki.files(which);
+        std::fs::copy(from_cert, &cert).unwrap();
+        std::fs::copy(from_key, &key).unwrap();
+    };
+    install(ServerCert::Good);
+    let relay = TestRelay::start(
+        &app,
+        RelayConfig {
+            smtps_bind: Some("127.0.0.1:0".parse().unwrap()),
+            tls_cert: Some(cert.clone()),
+            tls_key: Some(key.clone()),
+            ..RelayConfig::default()
+        },
+    )
+    .await;
+    let page = app.get("/api/v1/relay").await;
+    let listeners = page.json["listeners"].as_array().unwrap().clone();
+    assert_eq!(listeners.len(), 2, "{}", page.text);
+    assert_eq!(listeners[0]["security"], "starttls");
+    assert_eq!(listeners[1]["security"], "implicit_tls");
+    assert_eq!(listeners[0]["auth"], "after_tls");
+    let first_expiry = page.json["certificate"]["not_after"].clone();
+    // swaks speaks TLS from the first byte to the implicit-TLS listener.
+    let smtps_port = listeners[1]["address"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (ok, transcript) = run(
+        "swaks",
+        [
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &smtps_port,
+            "--tlsc",
+            "--quit-after",
+            "EHLO",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    )
+    .await;
+    assert!(ok, "{transcript}");
+    assert!(transcript.contains("AUTH PLAIN LOGIN"), "{transcript}");
+
+    // Modification times have a resolution of their own: make the change visible.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    install(ServerCert::Expired);
+    let mut renewed = Value::Null;
+    for _ in 0..100 {
+        renewed = app.get("/api/v1/relay").await.json["certificate"]["not_after"].clone();
+        if renewed != first_expiry {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(renewed, first_expiry, "the changed files were read again");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    std::fs::write(&cert, "not a certificate").unwrap();
+    let mut page = app.get("/api/v1/relay").await;
+    for _ in 0..100 {
+        if !page.json["certificate_problem"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        page = app.get("/api/v1/relay").await;
+    }
+    assert!(
+        page.json["certificate_problem"].is_string(),
+        "{}",
+        page.text
+    );
+    assert_eq!(
+        page.json["certificate"]["not_after"], renewed,
+        "the last good one stays"
+    );
+    drop(relay);
+    app.finish().await;
+}
