@@ -30,6 +30,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The transaction that held this write did not commit (the database refused it or went
+    /// away): nothing of it was stored.
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
     /// A stored document that its reader could not make sense of.
     #[error("a stored document cannot be read: {0}")]
     Unreadable(String),

@@ -110,6 +110,8 @@ pub(crate) struct Inner {
     /// the write guard, so no secret is sealed with the outgoing key while a rotation re-seals.
     pub(crate) keys: RwLock<Keyring>,
     pub(crate) clock: SharedClock,
+    /// Messages accepted together share one commit (see `Store::enqueue_message`).
+    pub(crate) group_commit: outbox::GroupCommit,
 }
 
 /// The settings store; cheap to clone (one shared pool).
@@ -250,6 +252,7 @@ impl Store {
                 backend,
                 keys: RwLock::new(options.keyring),
                 clock: options.clock,
+                group_commit: Default::default(),
             }),
         })
     }

@@ -77,6 +77,28 @@ pub enum Enqueued {
     Replayed(MessageRow),
 }
 
+/// A message waiting for the next group commit, and where its answer goes.
+pub(crate) struct Pending {
+    message: NewMessage,
+    reply: tokio::sync::oneshot::Sender<Result<Enqueued, StoreError>>,
+}
+
+/// The messages waiting to be committed and the lock of the one commit running.
+#[derive(Default)]
+pub(crate) struct GroupCommit {
+    waiting: std::sync::Mutex<Vec<Pending>>,
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl GroupCommit {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+        // A panic elsewhere leaves a list of pending messages, still valid.
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {
@@ -111,88 +133,166 @@ impl Store {
     /// Accepts a message: its send-frequency claims and the row in one transaction. A recipient
     /// whose claim for this profile and alert is still live is left out; with an idempotency key
     /// seen before, the earlier message comes back instead.
+    ///
+    /// Messages accepted at the same time share one commit (group commit): each caller queues
+    /// its message; whoever finds no commit running takes everything queued and commits it in
+    /// one transaction, one savepoint per message, so one message's failure (a racing
+    /// idempotency key) is its own. The commit runs as a task of its own, so a caller that goes
+    /// away (a client that hung up) cannot cut it short for the others. Every caller returns
+    /// only once the transaction holding its message has committed: one disk sync for the whole
+    /// group instead of one each, and nothing acknowledged that is not on disk.
     pub async fn enqueue_message(&self, message: &NewMessage) -> Result<Enqueued, StoreError> {
-        let now = self.now_ms();
-        let id = new_id();
-        let outcome = in_write_tx!(self, tx => {
-            let earlier = match &message.idempotency_key {
-                Some(key) => {
-                    sqlx::query_as::<_, MessageRow>(concat!(
-                        "SELECT ",
-                        message_columns!(),
-                        " FROM messages WHERE idempotency_key = $1"
-                    ))
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await?
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        self.inner.group_commit.waiting().push(Pending {
+            message: message.clone(),
+            reply,
+        });
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut answer => {
+                    return result.unwrap_or_else(|_| {
+                        Err(StoreError::NotCommitted("the commit holding the message stopped".to_owned()))
+                    });
                 }
-                None => None,
-            };
-            match earlier {
-                Some(row) => Enqueued::Replayed(row),
-                None => {
-                    let mut suppressed = Vec::new();
-                    if message.window_ms > 0 {
-                        for recipient in &message.recipients {
-                            // Takes the claim when there is none, or when the old one expired;
-                            // a live claim makes the upsert a no-op (0 rows).
-                            let taken = sqlx::query(
-                                "INSERT INTO send_claims \
-                                 (profile_id, recipient, dedupe_key, message_id, expires_at) \
-                                 VALUES ($1, $2, $3, $4, $5) \
-                                 ON CONFLICT (profile_id, recipient, dedupe_key) DO UPDATE \
-                                 SET message_id = excluded.message_id, \
-                                     expires_at = excluded.expires_at \
-                                 WHERE send_claims.expires_at <= $6",
-                            )
-                            .bind(&message.profile_id)
-                            .bind(recipient)
-                            .bind(&message.dedupe_key)
-                            .bind(&id)
-                            .bind(now + message.window_ms)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                            if taken == 0 {
-                                suppressed.push(recipient.clone());
+                writer = self.inner.group_commit.writer.clone().lock_owned() => {
+                    let batch = std::mem::take(&mut *self.inner.group_commit.waiting());
+                    if batch.is_empty() {
+                        // Another commit took this message; its answer is on the way.
+                        drop(writer);
+                        continue;
+                    }
+                    let store = self.clone();
+                    tokio::spawn(async move {
+                        store.commit_batch(batch).await;
+                        drop(writer);
+                    });
+                }
+            }
+        }
+    }
+
+    /// Commits `batch` in one transaction and answers each message.
+    async fn commit_batch(&self, batch: Vec<Pending>) {
+        let now = self.now_ms();
+        let committed: Result<Vec<Result<Enqueued, StoreError>>, StoreError> = async {
+            Ok(in_write_tx!(self, tx => {
+                    let mut results = Vec::with_capacity(batch.len());
+                    for pending in &batch {
+                        let message = &pending.message;
+                        let id = new_id();
+                        let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+                        let result: Result<Enqueued, StoreError> = async {
+                            Ok({
+                let earlier = match &message.idempotency_key {
+                    Some(key) => {
+                        sqlx::query_as::<_, MessageRow>(concat!(
+                            "SELECT ",
+                            message_columns!(),
+                            " FROM messages WHERE idempotency_key = $1"
+                        ))
+                        .bind(key)
+                        .fetch_optional(&mut *savepoint)
+                        .await?
+                    }
+                    None => None,
+                };
+                match earlier {
+                    Some(row) => Enqueued::Replayed(row),
+                    None => {
+                        let mut suppressed = Vec::new();
+                        if message.window_ms > 0 {
+                            for recipient in &message.recipients {
+                                // Takes the claim when there is none, or when the old one expired;
+                                // a live claim makes the upsert a no-op (0 rows).
+                                let taken = sqlx::query(
+                                    "INSERT INTO send_claims \
+                                     (profile_id, recipient, dedupe_key, message_id, expires_at) \
+                                     VALUES ($1, $2, $3, $4, $5) \
+                                     ON CONFLICT (profile_id, recipient, dedupe_key) DO UPDATE \
+                                     SET message_id = excluded.message_id, \
+                                         expires_at = excluded.expires_at \
+                                     WHERE send_claims.expires_at <= $6",
+                                )
+                                .bind(&message.profile_id)
+                                .bind(recipient)
+                                .bind(&message.dedupe_key)
+                                .bind(&id)
+                                .bind(now + message.window_ms)
+                                .bind(now)
+                                .execute(&mut *savepoint)
+                                .await?
+                                .rows_affected();
+                                if taken == 0 {
+                                    suppressed.push(recipient.clone());
+                                }
+                            }
+                        }
+                        let status = if !message.recipients.is_empty()
+                            && suppressed.len() == message.recipients.len()
+                        {
+                            SUPPRESSED
+                        } else {
+                            QUEUED
+                        };
+                        let suppressed_json =
+                            serde_json::to_string(&suppressed).unwrap_or_else(|_| "[]".to_owned());
+                        let row = sqlx::query_as::<_, MessageRow>(concat!(
+                            "INSERT INTO messages (id, tenant_id, profile_id, document, status, \
+                             next_attempt_at, suppressed_recipients, idempotency_key, created_at, \
+                             updated_at, channel, source) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6, $9, $10) RETURNING ",
+                            message_columns!()
+                        ))
+                        .bind(&id)
+                        .bind(&message.tenant_id)
+                        .bind(&message.profile_id)
+                        .bind(&message.document)
+                        .bind(status)
+                        .bind(now)
+                        .bind(&suppressed_json)
+                        .bind(&message.idempotency_key)
+                        .bind(&message.channel)
+                        .bind(&message.source)
+                        .fetch_one(&mut *savepoint)
+                        .await
+                        .map_err(constraint("idempotency_key", "message"))?;
+                        Enqueued::New { row, suppressed }
+                    }
+                }
+            })
+                        }
+                        .await;
+                        match result {
+                            Ok(enqueued) => {
+                                savepoint.commit().await?;
+                                results.push(Ok(enqueued));
+                            }
+                            Err(error) => {
+                                savepoint.rollback().await?;
+                                results.push(Err(error));
                             }
                         }
                     }
-                    let status = if !message.recipients.is_empty()
-                        && suppressed.len() == message.recipients.len()
-                    {
-                        SUPPRESSED
-                    } else {
-                        QUEUED
-                    };
-                    let suppressed_json =
-                        serde_json::to_string(&suppressed).unwrap_or_else(|_| "[]".to_owned());
-                    let row = sqlx::query_as::<_, MessageRow>(concat!(
-                        "INSERT INTO messages (id, tenant_id, profile_id, document, status, \
-                         next_attempt_at, suppressed_recipients, idempotency_key, created_at, \
-                         updated_at, channel, source) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $6, $9, $10) RETURNING ",
-                        message_columns!()
-                    ))
-                    .bind(&id)
-                    .bind(&message.tenant_id)
-                    .bind(&message.profile_id)
-                    .bind(&message.document)
-                    .bind(status)
-                    .bind(now)
-                    .bind(&suppressed_json)
-                    .bind(&message.idempotency_key)
-                    .bind(&message.channel)
-                    .bind(&message.source)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(constraint("idempotency_key", "message"))?;
-                    Enqueued::New { row, suppressed }
+                    results
+                }))
+        }
+        .await;
+        match committed {
+            Ok(results) => {
+                for (pending, result) in batch.into_iter().zip(results) {
+                    let _ = pending.reply.send(result);
                 }
             }
-        });
-        Ok(outcome)
+            Err(error) => {
+                let why = error.to_string();
+                for pending in batch {
+                    let _ = pending
+                        .reply
+                        .send(Err(StoreError::NotCommitted(why.clone())));
+                }
+            }
+        }
     }
 
     /// Leases up to `limit` due messages to `owner` until `now + lease_ms`: queued ones whose

@@ -17,6 +17,7 @@ on_both_backends!(
     a_retry_waits_for_its_time,
     the_delivery_log_filters_by_status_and_tenant,
     the_delivery_log_filters_by_channel_and_keeps_the_source,
+    messages_committed_together_are_each_answered_as_if_alone,
 );
 
 fn message(recipients: &[&str], key: &str, window_ms: i64) -> NewMessage {
@@ -285,4 +286,51 @@ async fn the_delivery_log_filters_by_channel_and_keeps_the_source(h: &Harness) {
     );
     assert_eq!(rows[0].channel, "api");
     assert_eq!(rows[0].source, None);
+}
+
+/// Many messages at once share commits; each is still judged as if it were alone: one key used
+/// by 20 of them is stored once and replayed to the other 19, and the 20 others are each new.
+async fn messages_committed_together_are_each_answered_as_if_alone(h: &Harness) {
+    let tasks: Vec<_> = (0..40)
+        .map(|n| {
+            let store = h.store.clone();
+            tokio::spawn(async move {
+                let mut m = message(&[&format!("r{n}@example.net")], &format!("k{n}"), 0);
+                m.idempotency_key = Some(if n % 2 == 0 {
+                    "same".to_owned()
+                } else {
+                    format!("own-{n}")
+                });
+                match store.enqueue_message(&m).await.expect("enqueue") {
+                    Enqueued::New { row, .. } => ("new", row.id, n % 2 == 0),
+                    Enqueued::Replayed(row) => ("replayed", row.id, n % 2 == 0),
+                }
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.expect("task"));
+    }
+    let shared: Vec<_> = answers.iter().filter(|a| a.2).collect();
+    assert_eq!(
+        shared.iter().filter(|a| a.0 == "new").count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        shared.iter().all(|a| a.1 == shared[0].1),
+        "one message for the shared key"
+    );
+    let own: Vec<_> = answers.iter().filter(|a| !a.2).collect();
+    assert!(own.iter().all(|a| a.0 == "new"), "{answers:?}");
+    let stored = h
+        .store
+        .list_messages(&MessageQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 21);
 }

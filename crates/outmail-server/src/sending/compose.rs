@@ -107,7 +107,11 @@ impl Sending {
             Err(other) => return Err(other.into()),
         };
         let mut letter: Letter = super::decode("message", &row.id, &row.document)?;
-        letter.message_id = Letter::new_message_id(letter.from.address());
+        // A relayed message goes again exactly as the product built it, its own Message-ID
+        // included: outmail does not rewrite the product's MIME.
+        if letter.mime.is_none() {
+            letter.message_id = Letter::new_message_id(letter.from.address());
+        }
         let message = NewMessage {
             tenant_id: row.tenant_id.clone(),
             profile_id: row.profile_id.clone(),
