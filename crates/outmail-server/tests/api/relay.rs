@@ -304,7 +304,8 @@ async fn swaks_submits_over_starttls_with_plain_and_login_and_the_peer_gets_the_
         assert!(data.contains("X-Product: billing"), "{data}");
         assert!(data.contains("90% used on /var"), "{data}");
         assert!(
-            data.contains("by localhost (outmail) with ESMTPSA"),
+            data.replace("\r\n ", " ")
+                .contains("by localhost (outmail) with ESMTPSA"),
             "{data}"
         );
         assert_eq!(message["rcpt_tos"], json!(["ops@example.net"]));
@@ -1050,6 +1051,129 @@ async fn a_renewed_certificate_is_used_without_a_restart_and_a_broken_one_is_rep
         page.json["certificate"]["not_after"], renewed,
         "the last good one stays"
     );
+    drop(relay);
+    app.finish().await;
+}
+
+/// A real Postfix configured as a product's relay client (`relayhost` = outmail, SASL with the
+/// token, STARTTLS verified against the CA): mail submitted to Postfix reaches aiosmtpd through
+/// outmail's SMTP profile, and, once the default is a Graph profile, the Graph fake as MIME.
+#[tokio::test]
+async fn postfix_as_a_products_relay_client_sends_through_outmail_to_smtp_and_graph() {
+    use crate::mail_peers::PostfixRelay;
+    let app = TestApp::sqlite().await;
+    let peer = SmtpPeer::start(&[]);
+    global_smtp_profile(&app, peer.port, json!({"send_frequency": 0})).await;
+    let pki = Pki::new();
+    let ca = pki.dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let relay = TestRelay::with_tls(&app, &pki).await;
+    let token = token(&app, "postfix", &["smtp:submit"], None).await;
+    let _worker = app.start_worker();
+    let postfix = tokio::task::spawn_blocking({
+        let (address, token, ca) = (relay.address, token.clone(), ca.clone());
+        move || {
+            PostfixRelay::start(
+                address,
+                Some(("postfix", &token)),
+                Some(&ca),
+                &["--relay-tls", "verify"],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let postfix_port = postfix.port.to_string();
+    let submit = |id: &'static str| {
+        let port = postfix_port.clone();
+        async move {
+            run(
+                "swaks",
+                [
+                    "--server",
+                    "127.0.0.1",
+                    "--port",
+                    &port,
+                    "--from",
+                    "alerts@example.com",
+                    "--to",
+                    "ops@example.net",
+                    "--header",
+                    "From: Alerts <alerts@example.com>",
+                    "--header",
+                    &format!("Message-Id: <{id}@product.example>"),
+                    "--body",
+                    "sent by a product that only knows SMTP",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            )
+            .await
+        }
+    };
+    let (ok, transcript) = submit("through-postfix-1").await;
+    assert!(ok, "{transcript}");
+    let message = &delivered(&peer, 1).await[0];
+    let data = message["data"].as_str().unwrap();
+    assert!(
+        data.contains("Message-Id: <through-postfix-1@product.example>"),
+        "{data}"
+    );
+    assert!(
+        data.contains("sent by a product that only knows SMTP"),
+        "{data}"
+    );
+    assert!(
+        // Header lines are folded; unfolded, the trace line says TLS and AUTH.
+        data.replace("\r\n ", " ")
+            .contains("by localhost (outmail) with ESMTPSA"),
+        "Postfix authenticated over TLS: {data}"
+    );
+    let outcomes = tokio::task::spawn_blocking(move || {
+        let outcomes = postfix.outcomes(1);
+        (postfix, outcomes)
+    })
+    .await
+    .unwrap();
+    let (postfix, outcomes) = outcomes;
+    assert!(
+        outcomes[0].contains("status=sent (250 2.0.0 OK: queued as"),
+        "{outcomes:?}"
+    );
+    assert_eq!(relayed_log(&app).await[0]["source"]["token"], "postfix");
+
+    const SENDER: &str = "alerts@example.com";
+    const GRAPH_TOKEN: &str = "graph-access-token-postfix";
+    let tokens = token_service(SENDER, GRAPH_TOKEN, &[]);
+    let graph = ScriptPeer::graph(&["--token", GRAPH_TOKEN, "--mailbox", SENDER]);
+    let draft = format!(
+        r#"{{"name": "Graph", "transport": {{"kind": "graph", "endpoint": {{"kind": "custom", "url": "{}"}},
+             "oauth": {}, "save_to_sent_items": false}},
+             "sender": {{"address": "{SENDER}"}}, "send_frequency": 0, "utf8_headers": false}}"#,
+        graph.url(""),
+        app_oauth_json(&tokens, "https://graph.microsoft.com/.default")
+    );
+    let graph_id = app
+        .create_profile(&serde_json::from_str(&draft).unwrap())
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    make_default(&app, &graph_id).await;
+    let (ok, transcript) = submit("through-postfix-2").await;
+    assert!(ok, "{transcript}");
+    let record = wait_for_record(&graph).await;
+    assert_eq!(record["format"], "mime", "{record}");
+    assert!(
+        record["mime"]
+            .as_str()
+            .unwrap()
+            .contains("Message-Id: <through-postfix-2@product.example>"),
+        "{record}"
+    );
+    drop(postfix);
     drop(relay);
     app.finish().await;
 }
