@@ -294,6 +294,27 @@ async fn swaks_submits_over_starttls_with_plain_and_login_and_the_peer_gets_the_
         // The token never shows in clear: swaks prints what it sent, base64 aside.
         assert!(!transcript.contains(&token), "{transcript}");
     }
+    // swaks cannot ask for SMTPUTF8 (no MAIL parameter option), so a non-ASCII recipient is
+    // refused as RFC 6531 says; Python's smtplib below sends one with SMTPUTF8.
+    let (ok, transcript) = swaks(
+        &relay,
+        &[
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "billing",
+            "--auth-password",
+            &token,
+            "--from",
+            "alerts@example.com",
+            "--to",
+            "山田太郎@株式.会社",
+        ],
+    )
+    .await;
+    assert!(!ok, "{transcript}");
+    assert!(transcript.contains("553 5.6.7"), "{transcript}");
     let messages = delivered(&peer, 2).await;
     for (n, message) in messages.iter().enumerate() {
         let data = message["data"].as_str().unwrap();
@@ -379,6 +400,26 @@ async fn a_retry_of_an_accepted_message_is_answered_250_and_not_sent_again(app: 
     assert_reply(&client.command(".").await, "250 2.0.0 OK: queued as");
     let messages = delivered(&peer, 2).await;
     assert_eq!(messages[1]["rcpt_tos"], json!(["oncall@example.net"]));
+    // X-Outmail-Dedupe-Key makes two different messages the same alert.
+    for n in 0..2 {
+        let mut client = Client::connect(&relay).await;
+        client.command("EHLO product.example").await;
+        client.login(&token).await;
+        client.command("MAIL FROM:<alerts@example.com>").await;
+        client.command("RCPT TO:<ops@example.net>").await;
+        client.command("DATA").await;
+        let message = MESSAGE.replace(
+            "Message-ID: <disk-1@product.example>",
+            &format!("Message-ID: <disk-2-{n}@product.example>\r\nX-Outmail-Dedupe-Key: disk-var"),
+        );
+        client.send(message.as_bytes()).await;
+        let answer = client.command(".").await;
+        assert_reply(&answer, "250 2.0.0 OK:");
+        assert_eq!(answer.contains("repeat"), n == 1, "{answer}");
+    }
+    delivered(&peer, 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(peer.messages().len(), 3, "the second alert was not sent");
 }
 
 /// Python's smtplib as a product uses it: `send_message` of an `EmailMessage` with a text and
