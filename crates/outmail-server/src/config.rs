@@ -288,21 +288,12 @@ impl Config {
             Some(path) => read_file_settings(path)?,
             None => FileSettings::default(),
         };
+        let relay = relay_config(args, &file)?;
         let data_dir = args
             .data_dir
             .clone()
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let file_relay = FileRelay {
-            smtp_bind: file.smtp_bind,
-            smtps_bind: file.smtps_bind,
-            smtp_tls_cert: file.smtp_tls_cert,
-            smtp_tls_key: file.smtp_tls_key,
-            smtp_allow_unauthenticated: file.smtp_allow_unauthenticated,
-            smtp_max_message_bytes: file.smtp_max_message_bytes,
-            smtp_hostname: file.smtp_hostname,
-            smtp_idle_timeout: file.smtp_idle_timeout,
-        };
         let database_url = args
             .database_url
             .clone()
@@ -361,34 +352,23 @@ impl Config {
                         .unwrap_or_default(),
                 ),
             },
-            relay: relay_config(args, file_relay)?,
+            relay,
             data_dir,
         })
     }
 }
 
-/// The relay's part of the file settings, resolved the same way as the rest.
-struct FileRelay {
-    smtp_bind: Option<SocketAddr>,
-    smtps_bind: Option<SocketAddr>,
-    smtp_tls_cert: Option<PathBuf>,
-    smtp_tls_key: Option<PathBuf>,
-    smtp_allow_unauthenticated: Option<Vec<ipnet::IpNet>>,
-    smtp_max_message_bytes: Option<u64>,
-    smtp_hostname: Option<String>,
-    smtp_idle_timeout: Option<u64>,
-}
-
-fn relay_config(args: &SettingsArgs, file: FileRelay) -> Result<RelayConfig, ConfigError> {
+/// The relay's settings, resolved like the rest (flags and environment over the file).
+fn relay_config(args: &SettingsArgs, file: &FileSettings) -> Result<RelayConfig, ConfigError> {
     let relay = RelayConfig {
         smtp_bind: args.smtp_bind.or(file.smtp_bind),
         smtps_bind: args.smtps_bind.or(file.smtps_bind),
-        tls_cert: args.smtp_tls_cert.clone().or(file.smtp_tls_cert),
-        tls_key: args.smtp_tls_key.clone().or(file.smtp_tls_key),
+        tls_cert: args.smtp_tls_cert.clone().or(file.smtp_tls_cert.clone()),
+        tls_key: args.smtp_tls_key.clone().or(file.smtp_tls_key.clone()),
         allow_unauthenticated: args
             .smtp_allow_unauthenticated
             .clone()
-            .or(file.smtp_allow_unauthenticated)
+            .or(file.smtp_allow_unauthenticated.clone())
             .unwrap_or_default(),
         max_message_bytes: args
             .smtp_max_message_bytes
@@ -397,7 +377,7 @@ fn relay_config(args: &SettingsArgs, file: FileRelay) -> Result<RelayConfig, Con
         hostname: args
             .smtp_hostname
             .clone()
-            .or(file.smtp_hostname)
+            .or(file.smtp_hostname.clone())
             .unwrap_or_else(|| DEFAULT_SMTP_HOSTNAME.to_owned()),
         idle_timeout: std::time::Duration::from_secs(
             args.smtp_idle_timeout

@@ -315,9 +315,6 @@ so a Bcc sent as an element shows in ``soap.bcc`` and a Bcc header field in
 import argparse
 import base64
 import binascii
-import email.errors
-import email.parser
-import email.policy
 import logging
 import os
 import re
@@ -475,16 +472,6 @@ TEXT_MIME_INVALID = "The MIME content is invalid."
 # parser defects that mean the bytes are no message, and the fields RFC 5322
 # allows at most once.
 BASE64_WHITESPACE = {ord(c): None for c in " \t\r\n"}
-MIME_STRUCTURE_DEFECTS = (
-    email.errors.MissingHeaderBodySeparatorDefect,
-    email.errors.FirstHeaderLineIsContinuationDefect,
-    email.errors.MisplacedEnvelopeHeaderDefect,
-    email.errors.NoBoundaryInMultipartDefect,
-    email.errors.StartBoundaryNotFoundDefect,
-)
-MIME_SINGLE_FIELDS = ("Date", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
-                      "Message-ID", "In-Reply-To", "References", "Subject")
-MIME_PARSER = email.parser.BytesParser(policy=email.policy.default)
 KNOWN_TEXTS = {
     "ErrorAccessDenied": TEXT_ACCESS_DENIED,
     "ErrorNonExistentMailbox": TEXT_NO_MAILBOX,
@@ -853,59 +840,6 @@ def decode_mime_content(text):
         return None
 
 
-def parse_mime(data):
-    """(summary, None) for a parseable message, else (None, what is wrong).
-
-    summary: ``from`` ({"name", "address"}), ``to``, ``cc``, ``bcc``,
-    ``reply_to`` (lists of {"name", "address"}), ``subject``, ``message_id``
-    (strings or None) and ``content_type``."""
-    if not data.strip():
-        return None, "the MIME content is empty"
-    try:
-        message = MIME_PARSER.parsebytes(data)
-        if message.get_unixfrom() is not None:
-            return None, "it starts with an mbox 'From ' line, not a header field"
-        if not message.keys():
-            return None, "it has no header fields"
-        for part in message.walk():
-            for defect in part.defects:
-                if isinstance(defect, MIME_STRUCTURE_DEFECTS):
-                    what = str(defect) or (type(defect).__doc__ or "").strip()
-                    return None, f"{type(defect).__name__}: {what.rstrip('.')}"
-        for name in MIME_SINGLE_FIELDS:
-            if len(message.get_all(name, [])) > 1:
-                return None, f"the {name} header field appears more than once"
-
-        def mailboxes(name):
-            found = []
-            for field in message.get_all(name, []):
-                for address in field.addresses:
-                    found.append({"name": address.display_name or None,
-                                  "address": address.addr_spec})
-            return found
-
-        senders = mailboxes("From")
-        summary = {
-            "from": senders[0] if len(senders) == 1 else None,
-            "to": mailboxes("To"),
-            "cc": mailboxes("Cc"),
-            "bcc": mailboxes("Bcc"),
-            "reply_to": mailboxes("Reply-To"),
-            "subject": str(message["Subject"]) if "Subject" in message else None,
-            "message_id": str(message["Message-ID"]).strip()
-            if "Message-ID" in message else None,
-            "content_type": message.get_content_type(),
-        }
-    except Exception as error:  # noqa: BLE001  (any parser failure is a refusal)
-        return None, f"it does not parse: {type(error).__name__}: {error}"
-    if "From" not in message:
-        return None, "it has no From header field"
-    if len(senders) != 1:
-        return None, (f"its From header field holds {len(senders)} mailboxes; this "
-                      "fake takes exactly one")
-    return summary, None
-
-
 def unresolved(address):
     return ItemError(
         "ErrorInvalidRecipients",
@@ -1100,7 +1034,7 @@ class Request:
                 self.mime_problem = ("ErrorMimeContentInvalidBase64String",
                                      TEXT_MIME_BASE64)
             else:
-                parsed, problem = parse_mime(data)
+                parsed, problem = http_fake.parse_mime(data)
                 summary["mime_message"] = parsed
                 if parsed is None:
                     self.mime_problem = ("ErrorMimeContentInvalid",

@@ -213,9 +213,6 @@ import argparse
 import base64
 import binascii
 import datetime
-import email.errors
-import email.parser
-import email.policy
 import json
 import logging
 import os
@@ -304,18 +301,6 @@ RECIPIENT_LISTS = ("toRecipients", "ccRecipients", "bccRecipients")
 # example wraps the base64 at 76 columns), the parser defects that mean the
 # bytes are not a message, and the fields RFC 5322 allows at most once.
 BASE64_WHITESPACE = b" \t\r\n"
-MIME_STRUCTURE_DEFECTS = (
-    email.errors.MissingHeaderBodySeparatorDefect,
-    email.errors.FirstHeaderLineIsContinuationDefect,
-    email.errors.MisplacedEnvelopeHeaderDefect,
-    email.errors.NoBoundaryInMultipartDefect,
-    email.errors.StartBoundaryNotFoundDefect,
-)
-MIME_SINGLE_FIELDS = ("Date", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
-                      "Message-ID", "In-Reply-To", "References", "Subject")
-MIME_PARSER = email.parser.BytesParser(policy=email.policy.default)
-
-
 class GraphError(Exception):
     """An answer other than 202: status, code, message, extra headers."""
 
@@ -570,66 +555,13 @@ def mime_text(data):
     return data.decode("utf-8", "replace")
 
 
-def parse_mime(data):
-    """(summary, None) for a parseable message, else (None, what is wrong).
-
-    summary: ``from`` ({"name", "address"} or None), ``to``, ``cc``, ``bcc``,
-    ``reply_to`` (lists of {"name", "address"}), ``subject``, ``message_id``
-    (strings or None) and ``content_type``."""
-    if not data.strip():
-        return None, "the MIME content is empty"
-    try:
-        message = MIME_PARSER.parsebytes(data)
-        if message.get_unixfrom() is not None:
-            return None, "it starts with an mbox 'From ' line, not a header field"
-        if not message.keys():
-            return None, "it has no header fields"
-        for part in message.walk():
-            for defect in part.defects:
-                if isinstance(defect, MIME_STRUCTURE_DEFECTS):
-                    what = str(defect) or (type(defect).__doc__ or "").strip()
-                    return None, f"{type(defect).__name__}: {what.rstrip('.')}"
-        for name in MIME_SINGLE_FIELDS:
-            if len(message.get_all(name, [])) > 1:
-                return None, f"the {name} header field appears more than once"
-
-        def mailboxes(name):
-            found = []
-            for field in message.get_all(name, []):
-                for address in field.addresses:
-                    found.append({"name": address.display_name or None,
-                                  "address": address.addr_spec})
-            return found
-
-        senders = mailboxes("From")
-        summary = {
-            "from": senders[0] if len(senders) == 1 else None,
-            "to": mailboxes("To"),
-            "cc": mailboxes("Cc"),
-            "bcc": mailboxes("Bcc"),
-            "reply_to": mailboxes("Reply-To"),
-            "subject": str(message["Subject"]) if "Subject" in message else None,
-            "message_id": str(message["Message-ID"]).strip()
-            if "Message-ID" in message else None,
-            "content_type": message.get_content_type(),
-        }
-    except Exception as error:  # noqa: BLE001  (any parser failure is a refusal)
-        return None, f"it does not parse: {type(error).__name__}: {error}"
-    if "From" not in message:
-        return None, "it has no From header field"
-    if len(senders) != 1:
-        return None, (f"its From header field holds {len(senders)} mailboxes; this "
-                      "fake takes exactly one")
-    return summary, None
-
-
 def validate_mime_send(raw, mailbox, entry):
     """Raises GraphError unless `raw` is an acceptable MIME sendMail body;
     puts the parsed summary in ``entry["mime_message"]``."""
     data = decode_mime_body(raw)
     if data is None:
         raise GraphError(400, "ErrorMimeContentInvalidBase64String", MSG_MIME_BASE64)
-    summary, problem = parse_mime(data)
+    summary, problem = http_fake.parse_mime(data)
     if summary is None:
         raise GraphError(400, "ErrorMimeContentInvalid",
                          f"{MSG_MIME_INVALID} (graph_peer: {problem}.)")

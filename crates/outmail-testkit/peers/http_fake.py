@@ -4,10 +4,14 @@ Standard library only.  An HTTP/1.1 keep-alive request handler whose every
 response carries a Content-Length and whose every method goes to the
 subclass's ``handle_any()``; the request body reader (Content-Length or
 chunked, at most MAX_BODY octets); the ``--record`` file; the recipient
-address rule both fakes apply; and ``serve()``, which runs a threading server
+address rule both fakes apply; ``parse_mime()``, how both read a MIME send
+(Graph's MIME ``sendMail``, EWS's ``MimeContent``); and ``serve()``, which runs a threading server
 on 127.0.0.1 under the start-up protocol of peer_common.py.
 """
 
+import email.errors
+import email.parser
+import email.policy
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -122,6 +126,71 @@ class PeerServer(ThreadingHTTPServer):
     def __init__(self, address, handler, config):
         self.config = config
         super().__init__(address, handler)
+
+
+MIME_STRUCTURE_DEFECTS = (
+    email.errors.MissingHeaderBodySeparatorDefect,
+    email.errors.FirstHeaderLineIsContinuationDefect,
+    email.errors.MisplacedEnvelopeHeaderDefect,
+    email.errors.NoBoundaryInMultipartDefect,
+    email.errors.StartBoundaryNotFoundDefect,
+)
+MIME_SINGLE_FIELDS = ("Date", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
+                      "Message-ID", "In-Reply-To", "References", "Subject")
+MIME_PARSER = email.parser.BytesParser(policy=email.policy.default)
+
+
+def parse_mime(data):
+    """(summary, None) for a parseable message, else (None, what is wrong).
+
+    summary: ``from`` ({"name", "address"} or None), ``to``, ``cc``, ``bcc``,
+    ``reply_to`` (lists of {"name", "address"}), ``subject``, ``message_id``
+    (strings or None) and ``content_type``."""
+    if not data.strip():
+        return None, "the MIME content is empty"
+    try:
+        message = MIME_PARSER.parsebytes(data)
+        if message.get_unixfrom() is not None:
+            return None, "it starts with an mbox 'From ' line, not a header field"
+        if not message.keys():
+            return None, "it has no header fields"
+        for part in message.walk():
+            for defect in part.defects:
+                if isinstance(defect, MIME_STRUCTURE_DEFECTS):
+                    what = str(defect) or (type(defect).__doc__ or "").strip()
+                    return None, f"{type(defect).__name__}: {what.rstrip('.')}"
+        for name in MIME_SINGLE_FIELDS:
+            if len(message.get_all(name, [])) > 1:
+                return None, f"the {name} header field appears more than once"
+
+        def mailboxes(name):
+            found = []
+            for field in message.get_all(name, []):
+                for address in field.addresses:
+                    found.append({"name": address.display_name or None,
+                                  "address": address.addr_spec})
+            return found
+
+        senders = mailboxes("From")
+        summary = {
+            "from": senders[0] if len(senders) == 1 else None,
+            "to": mailboxes("To"),
+            "cc": mailboxes("Cc"),
+            "bcc": mailboxes("Bcc"),
+            "reply_to": mailboxes("Reply-To"),
+            "subject": str(message["Subject"]) if "Subject" in message else None,
+            "message_id": str(message["Message-ID"]).strip()
+            if "Message-ID" in message else None,
+            "content_type": message.get_content_type(),
+        }
+    except Exception as error:  # noqa: BLE001  (any parser failure is a refusal)
+        return None, f"it does not parse: {type(error).__name__}: {error}"
+    if "From" not in message:
+        return None, "it has no From header field"
+    if len(senders) != 1:
+        return None, (f"its From header field holds {len(senders)} mailboxes; this "
+                      "fake takes exactly one")
+    return summary, None
 
 
 def serve(handler, config, port, exit_on_stdin_eof, summary):

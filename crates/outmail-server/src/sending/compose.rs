@@ -82,20 +82,7 @@ impl Sending {
             channel: source.channel.as_str().to_owned(),
             source: Some(serde_json::to_string(source).map_err(|e| Refusal::Fault(e.into()))?),
         };
-        Ok(match self.enqueue(&message).await? {
-            Enqueued::New { row, suppressed } => SendAccepted {
-                status: status_of(&row),
-                id: row.id,
-                suppressed,
-                profile_id: resolved.profile_id,
-            },
-            Enqueued::Replayed(row) => SendAccepted {
-                suppressed: suppressed_recipients(&row).unwrap_or_default(),
-                status: status_of(&row),
-                id: row.id,
-                profile_id: row.profile_id,
-            },
-        })
+        Ok(accepted(self.enqueue(&message).await?))
     }
 
     /// The stored message `id` again as a new one (a new Message-ID, the same profile, never
@@ -133,6 +120,25 @@ impl Sending {
             suppressed: Vec::new(),
             profile_id: queued.profile_id,
         })
+    }
+}
+
+/// What the product is told of a message the outbox took: the new row with the recipients the
+/// send frequency left out, or the earlier message an idempotency key found.
+pub(super) fn accepted(enqueued: Enqueued) -> SendAccepted {
+    match enqueued {
+        Enqueued::New { row, suppressed } => SendAccepted {
+            status: status_of(&row),
+            id: row.id,
+            suppressed,
+            profile_id: row.profile_id,
+        },
+        Enqueued::Replayed(row) => SendAccepted {
+            suppressed: suppressed_recipients(&row).unwrap_or_default(),
+            status: status_of(&row),
+            id: row.id,
+            profile_id: row.profile_id,
+        },
     }
 }
 

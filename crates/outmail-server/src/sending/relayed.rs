@@ -4,14 +4,14 @@
 
 use outmail_mail::Letter;
 use outmail_mail::mime::{self, MimeMailbox, Submitted};
-use outmail_store::{Enqueued, NewMessage};
+use outmail_store::NewMessage;
 use outmail_types::delivery::{Channel, MessageSource, SendAccepted};
 use outmail_types::profile::TransportKind;
 use outmail_types::text::DisplayName;
 use outmail_types::{EmailAddress, FieldError, FieldErrors, Mailbox};
 use sha2::Digest as _;
 
-use super::compose::{encode, status_of, suppressed_recipients};
+use super::compose::{accepted, encode};
 use super::{Refusal, Sending, recipient_key};
 
 /// What the relay received: the envelope and the message bytes (dot-unstuffed, CRLF lines).
@@ -145,20 +145,7 @@ impl Sending {
                 serde_json::to_string(&message.source).map_err(|e| Refusal::Fault(e.into()))?,
             ),
         };
-        Ok(match self.enqueue(&row).await? {
-            Enqueued::New { row, suppressed } => SendAccepted {
-                status: status_of(&row),
-                id: row.id,
-                suppressed,
-                profile_id: resolved.profile_id,
-            },
-            Enqueued::Replayed(row) => SendAccepted {
-                suppressed: suppressed_recipients(&row).unwrap_or_default(),
-                status: status_of(&row),
-                id: row.id,
-                profile_id: row.profile_id,
-            },
-        })
+        Ok(accepted(self.enqueue(&row).await?))
     }
 }
 

@@ -363,20 +363,7 @@ async fn a_retry_of_an_accepted_message_is_answered_250_and_not_sent_again(app: 
     let _worker = app.start_worker();
     let mut answers = Vec::new();
     for _ in 0..2 {
-        let mut client = Client::connect(&relay).await;
-        client.command("EHLO product.example").await;
-        assert_reply(&client.login(&token).await, "235 2.7.0");
-        assert_reply(
-            &client.command("MAIL FROM:<alerts@example.com>").await,
-            "250 2.1.0",
-        );
-        assert_reply(
-            &client.command("RCPT TO:<ops@example.net>").await,
-            "250 2.1.5",
-        );
-        assert_reply(&client.command("DATA").await, "354");
-        client.send(MESSAGE.as_bytes()).await;
-        answers.push(client.command(".").await);
+        answers.push(submit(&relay, &token, &["ops@example.net"], MESSAGE).await);
     }
     assert_reply(&answers[0], "250 2.0.0 OK: queued as");
     assert_reply(&answers[1], "250 2.0.0 OK:");
@@ -389,31 +376,23 @@ async fn a_retry_of_an_accepted_message_is_answered_250_and_not_sent_again(app: 
         "the retry was not delivered again"
     );
     // The same message to a new recipient is new for that recipient.
-    let mut client = Client::connect(&relay).await;
-    client.command("EHLO product.example").await;
-    client.login(&token).await;
-    client.command("MAIL FROM:<alerts@example.com>").await;
-    client.command("RCPT TO:<ops@example.net>").await;
-    client.command("RCPT TO:<oncall@example.net>").await;
-    client.command("DATA").await;
-    client.send(MESSAGE.as_bytes()).await;
-    assert_reply(&client.command(".").await, "250 2.0.0 OK: queued as");
+    let answer = submit(
+        &relay,
+        &token,
+        &["ops@example.net", "oncall@example.net"],
+        MESSAGE,
+    )
+    .await;
+    assert_reply(&answer, "250 2.0.0 OK: queued as");
     let messages = delivered(&peer, 2).await;
     assert_eq!(messages[1]["rcpt_tos"], json!(["oncall@example.net"]));
     // X-Outmail-Dedupe-Key makes two different messages the same alert.
     for n in 0..2 {
-        let mut client = Client::connect(&relay).await;
-        client.command("EHLO product.example").await;
-        client.login(&token).await;
-        client.command("MAIL FROM:<alerts@example.com>").await;
-        client.command("RCPT TO:<ops@example.net>").await;
-        client.command("DATA").await;
         let message = MESSAGE.replace(
             "Message-ID: <disk-1@product.example>",
             &format!("Message-ID: <disk-2-{n}@product.example>\r\nX-Outmail-Dedupe-Key: disk-var"),
         );
-        client.send(message.as_bytes()).await;
-        let answer = client.command(".").await;
+        let answer = submit(&relay, &token, &["ops@example.net"], &message).await;
         assert_reply(&answer, "250 2.0.0 OK:");
         assert_eq!(answer.contains("repeat"), n == 1, "{answer}");
     }
@@ -560,7 +539,13 @@ async fn a_graph_profile_receives_the_products_mime_and_ews_gets_mime_content(ap
     let _worker = app.start_worker();
     // ops@ is in To; audit@ is an envelope-only recipient.
     assert_reply(
-        &submit_to(&relay, &token, &["ops@example.net", "audit@example.org"]).await,
+        &submit(
+            &relay,
+            &token,
+            &["ops@example.net", "audit@example.org"],
+            MESSAGE,
+        )
+        .await,
         "250 2.0.0 OK: queued as",
     );
     let record = wait_for_record(&graph).await;
@@ -580,7 +565,7 @@ async fn a_graph_profile_receives_the_products_mime_and_ews_gets_mime_content(ap
     );
     // Graph would send to every header recipient: one the envelope leaves out is refused.
     assert_reply(
-        &submit_to(&relay, &token, &["audit@example.org"]).await,
+        &submit(&relay, &token, &["audit@example.org"], MESSAGE).await,
         "550 5.7.1",
     );
 
@@ -607,7 +592,13 @@ async fn a_graph_profile_receives_the_products_mime_and_ews_gets_mime_content(ap
         .to_owned();
     make_default(app, &ews_id).await;
     assert_reply(
-        &submit_to(&relay, &token, &["ops@example.net", "audit@example.org"]).await,
+        &submit(
+            &relay,
+            &token,
+            &["ops@example.net", "audit@example.org"],
+            MESSAGE,
+        )
+        .await,
         "250 2.0.0 OK: queued as",
     );
     let record = wait_for_record(&ews).await;
@@ -627,17 +618,24 @@ async fn a_graph_profile_receives_the_products_mime_and_ews_gets_mime_content(ap
     assert_eq!(soap["mime_message"]["bcc"], json!([]), "{record}");
 }
 
-/// Submits [`MESSAGE`] to `to` and returns the reply to its end of data.
-async fn submit_to(relay: &TestRelay, token: &str, to: &[&str]) -> String {
+/// Signs in with `token`, submits `message` from alerts@example.com to `to` (each recipient
+/// must be accepted) and returns the reply to its end of data.
+async fn submit(relay: &TestRelay, token: &str, to: &[&str], message: &str) -> String {
     let mut client = Client::connect(relay).await;
     client.command("EHLO product.example").await;
-    client.login(token).await;
-    client.command("MAIL FROM:<alerts@example.com>").await;
+    assert_reply(&client.login(token).await, "235 2.7.0");
+    assert_reply(
+        &client.command("MAIL FROM:<alerts@example.com>").await,
+        "250 2.1.0",
+    );
     for to in to {
-        assert_reply(&client.command(&format!("RCPT TO:<{to}>")).await, "250");
+        assert_reply(
+            &client.command(&format!("RCPT TO:<{to}>")).await,
+            "250 2.1.5",
+        );
     }
-    client.command("DATA").await;
-    client.send(MESSAGE.as_bytes()).await;
+    assert_reply(&client.command("DATA").await, "354");
+    client.send(message.as_bytes()).await;
     client.command(".").await
 }
 
@@ -851,14 +849,8 @@ async fn who_may_submit_is_decided_by_the_token_its_scope_and_its_tenant(app: &T
     assert!(unknown.text.contains("tenant"), "{}", unknown.text);
     let relay = TestRelay::plain(app).await;
     let _worker = app.start_worker();
-    let mut client = Client::connect(&relay).await;
-    client.command("EHLO product.example").await;
-    client.login(&bound).await;
-    client.command("MAIL FROM:<alerts@example.com>").await;
-    client.command("RCPT TO:<ops@example.net>").await;
-    client.command("DATA").await;
-    client.send(MESSAGE.as_bytes()).await;
-    assert_reply(&client.command(".").await, "250 2.0.0");
+    let answer = submit(&relay, &bound, &["ops@example.net"], MESSAGE).await;
+    assert_reply(&answer, "250 2.0.0");
     delivered(&tenant_peer, 1).await;
     assert!(global_peer.messages().is_empty());
     assert_eq!(relayed_log(app).await[0]["tenant"], "acme");
@@ -909,20 +901,7 @@ async fn refusals_of_the_sending_service_have_precise_replies(app: &TestApp) {
     let peer = SmtpPeer::start(&[]);
     let relay = TestRelay::plain(app).await;
     let token = token(app, "billing", &["smtp:submit"], None).await;
-    let submit = |message: &'static str| {
-        let token = token.clone();
-        let relay = &relay;
-        async move {
-            let mut client = Client::connect(relay).await;
-            client.command("EHLO product.example").await;
-            client.login(&token).await;
-            client.command("MAIL FROM:<alerts@example.com>").await;
-            client.command("RCPT TO:<ops@example.net>").await;
-            client.command("DATA").await;
-            client.send(message.as_bytes()).await;
-            client.command(".").await
-        }
-    };
+    let submit = |message: &'static str| submit(&relay, &token, &["ops@example.net"], message);
     // Nothing configured yet: no profile applies.
     assert_reply(&submit(MESSAGE).await, "451 4.3.5");
     let id = global_smtp_profile(app, peer.port, json!({})).await;
@@ -977,16 +956,7 @@ async fn a_storage_fault_is_a_451_and_the_retry_succeeds_once_it_clears() {
     .execute(&mut db)
     .await
     .unwrap();
-    let attempt = || async {
-        let mut client = Client::connect(&relay).await;
-        client.command("EHLO product.example").await;
-        client.login(&token).await;
-        client.command("MAIL FROM:<alerts@example.com>").await;
-        client.command("RCPT TO:<ops@example.net>").await;
-        client.command("DATA").await;
-        client.send(MESSAGE.as_bytes()).await;
-        client.command(".").await
-    };
+    let attempt = || submit(&relay, &token, &["ops@example.net"], MESSAGE);
     assert_reply(&attempt().await, "451 4.3.0");
     assert!(relayed_log(&app).await.is_empty());
     sqlx::query("DROP TRIGGER disk_full")
