@@ -1068,9 +1068,9 @@ async fn a_renewed_certificate_is_used_without_a_restart_and_a_broken_one_is_rep
 
 /// A real Postfix configured as a product's relay client (`relayhost` = outmail, SASL with the
 /// token, STARTTLS verified against the CA): mail submitted to Postfix reaches aiosmtpd through
-/// outmail's SMTP profile, and, once the default is a Graph profile, the Graph fake as MIME.
+/// outmail's SMTP profile, then the Graph fake as MIME and the EWS fake as MimeContent.
 #[tokio::test]
-async fn postfix_as_a_products_relay_client_sends_through_outmail_to_smtp_and_graph() {
+async fn postfix_as_a_products_relay_client_sends_through_outmail_to_smtp_graph_and_ews() {
     use crate::mail_peers::PostfixRelay;
     let app = TestApp::sqlite().await;
     let peer = SmtpPeer::start(&[]);
@@ -1182,6 +1182,40 @@ async fn postfix_as_a_products_relay_client_sends_through_outmail_to_smtp_and_gr
             .as_str()
             .unwrap()
             .contains("Message-Id: <through-postfix-2@product.example>"),
+        "{record}"
+    );
+
+    // And through EWS, as MimeContent.
+    let ews = ScriptPeer::ews(&[
+        "--auth",
+        "basic",
+        "--user",
+        "svc",
+        "--password",
+        "ews-pass",
+        "--mailbox",
+        SENDER,
+    ]);
+    let ews_draft = json!({
+        "name": "EWS",
+        "transport": {"kind": "ews", "url": ews.url("/EWS/Exchange.asmx"),
+                      "server_version": "Exchange2013_SP1",
+                      "auth": {"kind": "basic", "username": "svc", "password": {"value": "ews-pass"}}},
+        "sender": {"address": SENDER}, "send_frequency": 0, "utf8_headers": false
+    });
+    let ews_id = app.create_profile(&ews_draft).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    make_default(&app, &ews_id).await;
+    let (ok, transcript) = submit("through-postfix-3").await;
+    assert!(ok, "{transcript}");
+    let record = wait_for_record(&ews).await;
+    assert!(
+        record["soap"]["mime"]
+            .as_str()
+            .unwrap()
+            .contains("Message-Id: <through-postfix-3@product.example>"),
         "{record}"
     );
     drop(postfix);
