@@ -62,6 +62,7 @@ test('pages fit the screen, do not shift, and are captured for the report', asyn
       ['/tenants', 'tenants', 'h1'],
       ['/tokens', 'tokens', 'table'],
       ['/audit', 'audit', 'table'],
+      ['/relay', 'relay', 'table.relay-settings'],
     ]) {
       await checkPage(page, path, name, ready);
     }
