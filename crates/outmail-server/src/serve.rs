@@ -142,8 +142,7 @@ impl Server {
         let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
         let relay = self
             .relay
-            .map(|relay| relay.spawn(self.state.clone(), relay_stopped))
-            .unwrap_or_default();
+            .map(|relay| relay.spawn(self.state.clone(), relay_stopped));
         let worker = std::sync::Arc::new(crate::worker::spawn(self.state));
         let stopping = worker.clone();
         let shutdown = async move {
@@ -156,8 +155,10 @@ impl Server {
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
-        for listener in relay {
-            let _ = listener.await;
+        if let Some(relay) = relay
+            && !relay.finish(self.drain_timeout).await
+        {
+            tracing::warn!("SMTP relay sessions were still open at the drain timeout");
         }
         match std::sync::Arc::try_unwrap(worker) {
             Ok(worker) => {

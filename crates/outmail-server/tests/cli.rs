@@ -143,6 +143,69 @@ fn serve_prints_its_url_and_exits_zero_on_sigterm() {
     assert_eq!(exit.code(), Some(0));
 }
 
+/// `serve --smtp-bind` says where the relay listens; on SIGTERM a client waiting in an open
+/// session is told `421 4.3.2` (it keeps its mail and comes back), and the server exits 0.
+#[test]
+fn the_relay_tells_an_open_session_421_at_sigterm_and_the_server_exits_zero() {
+    use std::io::{Read as _, Write as _};
+    let data = tempfile::tempdir().unwrap();
+    let mut child = outmail()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--smtp-bind",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut relay = None;
+    for _ in 0..3 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        if let Some(address) = line.trim().strip_prefix("The SMTP relay is listening on ") {
+            relay = Some(address.to_owned());
+        }
+    }
+    let relay = relay.expect("the relay's address is printed");
+    let mut session = std::net::TcpStream::connect(&relay).unwrap();
+    session
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let read = |session: &mut std::net::TcpStream| {
+        let mut buffer = [0u8; 4096];
+        let n = session.read(&mut buffer).unwrap();
+        String::from_utf8_lossy(&buffer[..n]).into_owned()
+    };
+    assert!(read(&mut session).starts_with("220 "));
+    session.write_all(b"NOOP\r\n").unwrap();
+    assert!(read(&mut session).starts_with("250 "));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let told = read(&mut session);
+    assert!(told.starts_with("421 4.3.2"), "{told:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(exit.code(), Some(0));
+}
+
 #[test]
 fn admin_create_checks_the_password_and_refuses_a_second_account_with_the_email() {
     let data = tempfile::tempdir().unwrap();

@@ -174,11 +174,7 @@ impl Relay {
     /// Serves every listener until `stop` turns true; then stops accepting. Sessions in
     /// progress finish their current command: a message being received when the server stops
     /// is either committed (250) or not acknowledged at all.
-    pub fn spawn(
-        self,
-        state: AppState,
-        stop: watch::Receiver<bool>,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn spawn(self, state: AppState, stop: watch::Receiver<bool>) -> Running {
         *state
             .relay
             .write()
@@ -187,7 +183,8 @@ impl Relay {
         if let Some(tls) = &self.tls {
             tls::watch_for_changes(tls.clone(), stop.clone());
         }
-        self.bound
+        let listeners = self
+            .bound
             .into_iter()
             .map(|bound| {
                 let shared = session::Shared {
@@ -228,7 +225,32 @@ impl Relay {
                     }
                 })
             })
-            .collect()
+            .collect();
+        Running {
+            listeners,
+            sessions,
+        }
+    }
+}
+
+/// The relay serving: its listeners and the sessions it has open.
+pub struct Running {
+    listeners: Vec<tokio::task::JoinHandle<()>>,
+    sessions: Arc<Semaphore>,
+}
+
+impl Running {
+    /// After `stop`: waits for the listeners to close and for the open sessions to end (each
+    /// is told `421` when it next waits for the client; one committing a message finishes and
+    /// answers first), for up to `deadline`. Returns whether every session ended in time.
+    pub async fn finish(self, deadline: std::time::Duration) -> bool {
+        for listener in self.listeners {
+            let _ = listener.await;
+        }
+        let all = u32::try_from(MAX_SESSIONS).unwrap_or(u32::MAX);
+        tokio::time::timeout(deadline, self.sessions.acquire_many(all))
+            .await
+            .is_ok()
     }
 }
 

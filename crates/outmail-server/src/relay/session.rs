@@ -697,7 +697,21 @@ impl Session {
         }
         let mut chunk = [0u8; READ_CHUNK];
         let deadline = self.next_deadline();
-        match timeout_at(deadline, self.stream.read(&mut chunk)).await {
+        let mut stop = self.shared.stop.clone();
+        let read = tokio::select! {
+            read = timeout_at(deadline, self.stream.read(&mut chunk)) => read,
+            () = async {
+                // Only "it happened" matters; the value's guard must not live across an await.
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            } => {
+                // The server is stopping: nothing half-received was acknowledged, so the
+                // client keeps it and tries again later.
+                self.output_reply(&reply::SHUTTING_DOWN);
+                let _ = self.flush().await;
+                return Err(End::Gone);
+            }
+        };
+        match read {
             Ok(Ok(0)) | Ok(Err(_)) => Err(End::Gone),
             Ok(Ok(n)) => {
                 self.input.extend_from_slice(&chunk[..n]);
