@@ -124,23 +124,8 @@ fn serve_prints_its_url_and_exits_zero_on_sigterm() {
         "the file's data_dir is used"
     );
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no exit within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(exit.code(), Some(0));
+    terminate(&child);
+    assert_eq!(exit_status_within_10_s(&mut child).code(), Some(0));
 }
 
 /// `serve --smtp-bind` says where the relay listens; on SIGTERM a client waiting in an open
@@ -185,25 +170,10 @@ fn the_relay_tells_an_open_session_421_at_sigterm_and_the_server_exits_zero() {
     assert!(read(&mut session).starts_with("220 "));
     session.write_all(b"NOOP\r\n").unwrap();
     assert!(read(&mut session).starts_with("250 "));
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    terminate(&child);
     let told = read(&mut session);
     assert!(told.starts_with("421 4.3.2"), "{told:?}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no exit within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(exit.code(), Some(0));
+    assert_eq!(exit_status_within_10_s(&mut child).code(), Some(0));
 }
 
 #[test]
@@ -749,6 +719,30 @@ fn distinct_recipients(peer: &mail_peers::SmtpPeer) -> usize {
 }
 
 /// Polls `done` every 50 ms for up to 30 s.
+/// Sends SIGTERM, as a service manager stops the server.
+fn terminate(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// How `child` exited, which it must within 10 s.
+fn exit_status_within_10_s(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            return exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..600 {
         if done() {

@@ -515,25 +515,7 @@ print(json.dumps({"text": text, "html": html,
 
 async fn a_graph_profile_receives_the_products_mime_and_ews_gets_mime_content(app: &TestApp) {
     const SENDER: &str = "alerts@example.com";
-    const TOKEN: &str = "graph-access-token-relay";
-    let tokens = token_service(SENDER, TOKEN, &[]);
-    let graph = ScriptPeer::graph(&["--token", TOKEN, "--mailbox", SENDER]);
-    let draft = format!(
-        r#"{{"name": "Graph relay",
-             "transport": {{"kind": "graph", "endpoint": {{"kind": "custom", "url": "{}"}},
-                            "oauth": {}, "save_to_sent_items": false}},
-             "sender": {{"address": "{SENDER}"}}, "send_frequency": 0, "utf8_headers": true}}"#,
-        graph.url(""),
-        app_oauth_json(&tokens, "https://graph.microsoft.com/.default")
-    );
-    let graph_id = app
-        .create_profile(&serde_json::from_str(&draft).unwrap())
-        .await
-        .json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    make_default(app, &graph_id).await;
+    let (_tokens, graph) = graph_default(app, SENDER).await;
     let relay = TestRelay::plain(app).await;
     let token = token(app, "billing", &["smtp:submit"], None).await;
     let _worker = app.start_worker();
@@ -569,28 +551,7 @@ async fn a_graph_profile_receives_the_products_mime_and_ews_gets_mime_content(ap
         "550 5.7.1",
     );
 
-    let ews = ScriptPeer::ews(&[
-        "--auth",
-        "basic",
-        "--user",
-        "svc",
-        "--password",
-        "ews-pass",
-        "--mailbox",
-        SENDER,
-    ]);
-    let ews_draft = json!({
-        "name": "EWS relay",
-        "transport": {"kind": "ews", "url": ews.url("/EWS/Exchange.asmx"),
-                      "server_version": "Exchange2013_SP1",
-                      "auth": {"kind": "basic", "username": "svc", "password": {"value": "ews-pass"}}},
-        "sender": {"address": SENDER}, "send_frequency": 0, "utf8_headers": true
-    });
-    let ews_id = app.create_profile(&ews_draft).await.json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    make_default(app, &ews_id).await;
+    let ews = ews_default(app, SENDER).await;
     assert_reply(
         &submit(
             &relay,
@@ -637,6 +598,55 @@ async fn submit(relay: &TestRelay, token: &str, to: &[&str], message: &str) -> S
     assert_reply(&client.command("DATA").await, "354");
     client.send(message.as_bytes()).await;
     client.command(".").await
+}
+
+/// A Graph profile sending as `sender` through the Graph fake (with its token service),
+/// made the global default. Both peers must live as long as the test uses the profile.
+async fn graph_default(app: &TestApp, sender: &str) -> (ScriptPeer, ScriptPeer) {
+    const TOKEN: &str = "graph-access-token-relay";
+    let tokens = token_service(sender, TOKEN, &[]);
+    let graph = ScriptPeer::graph(&["--token", TOKEN, "--mailbox", sender]);
+    let draft = json!({
+        "name": "Graph relay",
+        "transport": {"kind": "graph", "endpoint": {"kind": "custom", "url": graph.url("")},
+                      "oauth": serde_json::from_str::<Value>(&app_oauth_json(
+                          &tokens, "https://graph.microsoft.com/.default")).unwrap(),
+                      "save_to_sent_items": false},
+        "sender": {"address": sender}, "send_frequency": 0, "utf8_headers": true
+    });
+    let id = app.create_profile(&draft).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    make_default(app, &id).await;
+    (tokens, graph)
+}
+
+/// An EWS profile (basic auth) sending as `sender` through the EWS fake, made the default.
+async fn ews_default(app: &TestApp, sender: &str) -> ScriptPeer {
+    let ews = ScriptPeer::ews(&[
+        "--auth",
+        "basic",
+        "--user",
+        "svc",
+        "--password",
+        "ews-pass",
+        "--mailbox",
+        sender,
+    ]);
+    let draft = json!({
+        "name": "EWS relay",
+        "transport": {"kind": "ews", "url": ews.url("/EWS/Exchange.asmx"),
+                      "server_version": "Exchange2013_SP1",
+                      "auth": {"kind": "basic", "username": "svc", "password": {"value": "ews-pass"}}},
+        "sender": {"address": sender}, "send_frequency": 0, "utf8_headers": true
+    });
+    let id = app.create_profile(&draft).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    make_default(app, &id).await;
+    ews
 }
 
 async fn wait_for_record(peer: &ScriptPeer) -> Value {
@@ -1155,24 +1165,7 @@ async fn postfix_as_a_products_relay_client_sends_through_outmail_to_smtp_graph_
     assert_eq!(relayed_log(&app).await[0]["source"]["token"], "postfix");
 
     const SENDER: &str = "alerts@example.com";
-    const GRAPH_TOKEN: &str = "graph-access-token-postfix";
-    let tokens = token_service(SENDER, GRAPH_TOKEN, &[]);
-    let graph = ScriptPeer::graph(&["--token", GRAPH_TOKEN, "--mailbox", SENDER]);
-    let draft = format!(
-        r#"{{"name": "Graph", "transport": {{"kind": "graph", "endpoint": {{"kind": "custom", "url": "{}"}},
-             "oauth": {}, "save_to_sent_items": false}},
-             "sender": {{"address": "{SENDER}"}}, "send_frequency": 0, "utf8_headers": false}}"#,
-        graph.url(""),
-        app_oauth_json(&tokens, "https://graph.microsoft.com/.default")
-    );
-    let graph_id = app
-        .create_profile(&serde_json::from_str(&draft).unwrap())
-        .await
-        .json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    make_default(&app, &graph_id).await;
+    let (_tokens, graph) = graph_default(&app, SENDER).await;
     let (ok, transcript) = submit("through-postfix-2").await;
     assert!(ok, "{transcript}");
     let record = wait_for_record(&graph).await;
@@ -1186,28 +1179,7 @@ async fn postfix_as_a_products_relay_client_sends_through_outmail_to_smtp_graph_
     );
 
     // And through EWS, as MimeContent.
-    let ews = ScriptPeer::ews(&[
-        "--auth",
-        "basic",
-        "--user",
-        "svc",
-        "--password",
-        "ews-pass",
-        "--mailbox",
-        SENDER,
-    ]);
-    let ews_draft = json!({
-        "name": "EWS",
-        "transport": {"kind": "ews", "url": ews.url("/EWS/Exchange.asmx"),
-                      "server_version": "Exchange2013_SP1",
-                      "auth": {"kind": "basic", "username": "svc", "password": {"value": "ews-pass"}}},
-        "sender": {"address": SENDER}, "send_frequency": 0, "utf8_headers": false
-    });
-    let ews_id = app.create_profile(&ews_draft).await.json["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    make_default(&app, &ews_id).await;
+    let ews = ews_default(&app, SENDER).await;
     let (ok, transcript) = submit("through-postfix-3").await;
     assert!(ok, "{transcript}");
     let record = wait_for_record(&ews).await;
